@@ -1,0 +1,43 @@
+# Shared shell helpers for the operator scripts. Source it; it defines functions only
+# (plus the repository root and the pinned versions), and changes nothing on the machine.
+# shellcheck shell=bash
+
+PLATFORM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export PLATFORM_ROOT
+# shellcheck source=../../toolchain/versions.env
+set -a; . "$PLATFORM_ROOT/toolchain/versions.env"; set +a
+
+# Every built tool lives here, keyed by name and version, outside the repository so that
+# clones and CI runs on the same machine share it.
+TOOLS_CACHE="${PLATFORM_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/platform-tools}"
+export TOOLS_CACHE
+
+log()  { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die()  { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Run a long command, printing a heartbeat every 30 s so that CI logs show progress.
+with_heartbeat() {
+  local label="$1"; shift
+  local start; start=$(date +%s)
+  ( while sleep 30; do log "  ... $label still running ($(( $(date +%s) - start ))s)"; done ) &
+  local ticker=$!
+  local rc=0
+  "$@" || rc=$?
+  kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null || true
+  log "  $label took $(( $(date +%s) - start ))s (exit $rc)"
+  return "$rc"
+}
+
+# Where a built tool of this name and version lives.
+tool_dir() { printf '%s/%s-%s' "$TOOLS_CACHE" "$1" "$2"; }
+
+# The PATH entries for every pinned tool (those not built yet are simply absent).
+tools_path() {
+  printf '%s:%s\n' "$(tool_dir pulumi "$PULUMI_VERSION")" "$(tool_dir sops "$SOPS_VERSION")"
+}
+
+# Our language host is built from source in the repository: key its cache entry by that source.
+langhost_source_hash() {
+  cat "$PLATFORM_ROOT"/toolchain/langhost/go.mod "$PLATFORM_ROOT"/toolchain/langhost/go.sum \
+    "$PLATFORM_ROOT"/toolchain/langhost/*.go | sha256sum | cut -c1-12
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Make sure every pinned tool is in the tool cache, building what is missing from the
+# Go module proxy. Does nothing (in about a second) when all are present.
+# Usage: ensure.sh [TOOL...]   TOOL in: pulumi langhost sops   (default: all of them)
+# Prints, as its last line on stdout, the PATH entries to prepend (colon-separated).
+set -euo pipefail
+. "$(dirname "$0")/../lib/common.sh"
+here="$(cd "$(dirname "$0")" && pwd)"
+
+tools=("$@")
+[ ${#tools[@]} -gt 0 ] || tools=(pulumi langhost sops)
+
+need_go() {
+  command -v go >/dev/null 2>&1 || die "cannot build $1: no 'go' on PATH (install Go >= 1.25 or put a $1 $2 on PATH)"
+  # The Go module proxy is the only source we have; say so plainly when it cannot be reached.
+  if ! go env GOPROXY | grep -q .; then die "cannot build $1: GOPROXY is empty"; fi
+}
+
+# build_into TOOL VERSION BINARY BUILDER...: run BUILDER with a temp output dir, then move it
+# into place atomically, so an interrupted build never leaves a half tool in the cache.
+build_into() {
+  local tool="$1" version="$2" binary="$3"; shift 3
+  local dest; dest="$(tool_dir "$tool" "$version")"
+  if [ -x "$dest/$binary" ]; then log "$tool $version: cached"; return 0; fi
+  need_go "$tool" "$version"
+  log "$tool $version: building (not in $TOOLS_CACHE)"
+  local tmp; tmp="$(mktemp -d "$TOOLS_CACHE/.build-$tool-XXXXXX")"
+  local start; start=$(date +%s)
+  if ! "$@" "$tmp"; then rm -rf "$tmp"; die "$tool $version: build failed (see the output above)"; fi
+  [ -x "$tmp/$binary" ] || { rm -rf "$tmp"; die "$tool $version: build produced no $binary"; }
+  rm -rf "$dest"; mkdir -p "$(dirname "$dest")"; mv "$tmp" "$dest"
+  log "$tool $version: built in $(( $(date +%s) - start ))s -> $dest"
+}
+
+mkdir -p "$TOOLS_CACHE"
+for t in "${tools[@]}"; do
+  case "$t" in
+    pulumi)
+      # An operator whose workstation already has the pinned CLI keeps it.
+      if command -v pulumi >/dev/null 2>&1 && [ "$(pulumi version 2>/dev/null)" = "v$PULUMI_VERSION" ] \
+         && [ "$(command -v pulumi)" != "$(tool_dir pulumi "$PULUMI_VERSION")/pulumi" ]; then
+        log "pulumi $PULUMI_VERSION: using $(command -v pulumi) from PATH"
+      else
+        build_into pulumi "$PULUMI_VERSION" pulumi bash "$here/build-pulumi-cli.sh"
+      fi ;;
+    langhost)
+      # Keyed by version and by the hash of our own source, so an edit to it rebuilds it.
+      lh_version="$PULUMI_LANGUAGE_NODEJS_VERSION-$(langhost_source_hash)"
+      build_into langhost "$lh_version" pulumi-language-nodejs bash "$here/build-langhost.sh"
+      # The CLI looks for language hosts next to itself first: link ours there (quietly, no
+      # "ambient plugin" warning), unless the operator brought their own CLI.
+      cli_dir="$(tool_dir pulumi "$PULUMI_VERSION")"
+      if [ -d "$cli_dir" ]; then
+        ln -sfn "$(tool_dir langhost "$lh_version")/pulumi-language-nodejs" "$cli_dir/pulumi-language-nodejs"
+        install -m 0755 "$PLATFORM_ROOT/toolchain/pulumi-resource-pulumi-nodejs" "$cli_dir/"
+      fi ;;
+    sops)     build_into sops "$SOPS_VERSION" sops bash "$here/build-go-install.sh" github.com/getsops/sops/v3/cmd/sops "v$SOPS_VERSION" ;;
+    *) die "unknown tool '$t' (known: pulumi langhost sops)" ;;
+  esac
+done
+tools_path
