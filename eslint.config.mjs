@@ -18,4 +18,9 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Dynamic providers are serialized into the state and must require() inside their functions.
+    files: ["tests/fixtures/**/*.ts"],
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
 );

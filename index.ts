@@ -1,0 +1,62 @@
+// The platform program: read and validate the stack config, decrypt the stack's secrets,
+// then converge the VPS domain by domain (each an Ansible run tracked in the stack), and,
+// where enabled, install Argo CD with the App-of-Apps root pointing at gitops/.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { AnsibleDomain } from "./components/ansibleDomain";
+import { ArgoCd } from "./components/argocd";
+import { readPlatformConfig } from "./lib/config";
+import { DOMAINS } from "./lib/domains";
+import { readSecrets, secretsHash } from "./lib/secrets";
+import { pinnedVersion } from "./lib/versions";
+
+const root = process.cwd();
+const config = readPlatformConfig(new pulumi.Config("platform"), root);
+const secrets = pulumi.output(readSecrets(config.secretsFile, config.ageKeyFile));
+
+// Domains run one after another, in the platform's order: concurrent Ansible runs on one
+// host would fight over apt and systemd.
+const domains: Record<string, AnsibleDomain> = {};
+let previous: AnsibleDomain | undefined;
+for (const domain of config.domains) {
+  const spec = DOMAINS[domain];
+  previous = domains[domain] = new AnsibleDomain(
+    domain,
+    {
+      domain,
+      root,
+      inventory: config.inventory,
+      host: config.host,
+      hostAddress: config.hostAddress,
+      sshPrivateKeyPath: config.sshPrivateKeyPath,
+      secretsFile: config.secretsFile,
+      ageKeyFile: config.ageKeyFile,
+      evidenceDir: config.evidenceDir,
+      secretsHash: pulumi.secret(secrets.apply((s) => secretsHash(s, spec.secretPrefixes))),
+    },
+    { dependsOn: previous ? [previous] : [] },
+  );
+}
+
+if (config.argocd.enabled) {
+  const provider = new k8s.Provider("cluster", { kubeconfig: config.argocd.kubeconfigPath });
+  new ArgoCd(
+    "argocd",
+    {
+      mode: config.argocd.mode,
+      provider,
+      chartVersion: pinnedVersion("ARGOCD_CHART_VERSION"),
+      gitopsRepoUrl: config.argocd.gitopsRepoUrl!,
+      gitopsRevision: config.argocd.gitopsRevision,
+      gitopsAppsPath: `${config.argocd.gitopsPath}/apps`,
+    },
+    { dependsOn: previous ? [previous] : [] },
+  );
+}
+
+export const environment = config.environment;
+export const target = { host: config.host, address: config.hostAddress };
+export const managedDomains = config.domains;
+export const domainRuns = Object.fromEntries(
+  Object.entries(domains).map(([d, c]) => [d, { hostInSync: c.hostInSync, changed: c.lastRun.changed, correlationId: c.lastRun.correlationId }]),
+);

@@ -1,0 +1,171 @@
+// Reads and validates the stack configuration. Every key is declared in Pulumi.yaml (type,
+// description, default); this module enforces what a type cannot say (an address is an
+// address, a path exists, a domain is known) and fails with an error that names the key,
+// before any resource is registered, so bad input changes nothing.
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { parse as parseYaml } from "yaml";
+import { ALL_DOMAINS, Domain, isDomain } from "./domains";
+
+/** The subset of pulumi.Config this module needs (a plain object in unit tests). */
+export interface ConfigSource {
+  get(key: string): string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    public readonly key: string,
+    message: string,
+  ) {
+    super(`platform:${key}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+export type Environment = "lab" | "prod";
+
+export interface PlatformConfig {
+  environment: Environment;
+  /** Inventory directory (hosts.yml + group_vars), absolute. */
+  inventory: string;
+  /** Inventory hostname of the VPS. */
+  host: string;
+  /** Address of the VPS; must equal the inventory's ansible_host. */
+  hostAddress: string;
+  sshPrivateKeyPath: string;
+  domains: Domain[];
+  /** SOPS-encrypted secrets file given to Ansible (community.sops) and hashed per domain. */
+  secretsFile: string;
+  ageKeyFile: string;
+  evidenceDir: string;
+  argocd: ArgoCdConfig;
+}
+
+export interface ArgoCdConfig {
+  enabled: boolean;
+  /** "helm": the upstream chart through Helm (prod); "manifests": the release's install manifests from a local path (air-gapped, the lab). */
+  mode: "helm" | "manifests";
+  kubeconfigPath?: string;
+  gitopsRepoUrl?: string;
+  gitopsRevision: string;
+  gitopsPath: string;
+}
+
+const HOSTNAME = /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
+export function isAddressOrHostname(value: string): boolean {
+  if (net.isIP(value)) return true;
+  // A dotted string of digits that is not a valid IPv4 address is a typo, not a hostname.
+  if (/^[0-9.]+$/.test(value)) return false;
+  return HOSTNAME.test(value);
+}
+
+/** Parses and validates the stack config; `root` resolves relative paths (the project directory). */
+export function readPlatformConfig(cfg: ConfigSource, root: string): PlatformConfig {
+  const str = (key: string, def?: string): string => {
+    const v = cfg.get(key) ?? def;
+    if (v === undefined || v.trim() === "") throw new ConfigError(key, "is required (set it with `pulumi config set " + key + " ...`)");
+    return v.trim();
+  };
+  const bool = (key: string, def: boolean): boolean => {
+    const v = cfg.get(key);
+    if (v === undefined) return def;
+    if (v === "true" || v === "false") return v === "true";
+    throw new ConfigError(key, `must be true or false, got '${v}'`);
+  };
+  const existing = (key: string, kind: "file" | "directory", def?: string): string => {
+    const rel = str(key, def);
+    // "~/" means the operator's home: keys and kubeconfigs live outside the repository.
+    const abs = rel.startsWith("~/") ? path.join(os.homedir(), rel.slice(2)) : path.resolve(root, rel);
+    const st = fs.existsSync(abs) ? fs.statSync(abs) : undefined;
+    if (!st) throw new ConfigError(key, `${kind} not found: ${rel}`);
+    if (kind === "file" && !st.isFile()) throw new ConfigError(key, `not a file: ${rel}`);
+    if (kind === "directory" && !st.isDirectory()) throw new ConfigError(key, `not a directory: ${rel}`);
+    return abs;
+  };
+
+  const environment = str("environment", "lab");
+  if (environment !== "lab" && environment !== "prod") {
+    throw new ConfigError("environment", `must be 'lab' or 'prod', got '${environment}'`);
+  }
+
+  const hostAddress = str("hostAddress");
+  if (!isAddressOrHostname(hostAddress)) {
+    throw new ConfigError("hostAddress", `'${hostAddress}' is not an IPv4/IPv6 address or a DNS name`);
+  }
+
+  const domains = readDomains(cfg.get("domains"));
+  const inventory = existing("inventory", "directory", "infra/ansible/inventories/lab");
+  const host = str("host");
+  checkInventoryHost(inventory, host, hostAddress);
+
+  const argocdMode = str("argocdMode", "helm");
+  if (argocdMode !== "helm" && argocdMode !== "manifests") {
+    throw new ConfigError("argocdMode", `must be 'helm' or 'manifests', got '${argocdMode}'`);
+  }
+  const argocdEnabled = bool("argocdEnabled", false);
+
+  return {
+    environment,
+    inventory,
+    host,
+    hostAddress,
+    sshPrivateKeyPath: existing("sshPrivateKeyPath", "file"),
+    domains,
+    secretsFile: existing("secretsFile", "file"),
+    ageKeyFile: existing("ageKeyFile", "file"),
+    evidenceDir: path.resolve(root, str("evidenceDir", "evidence")),
+    argocd: {
+      enabled: argocdEnabled,
+      mode: argocdMode,
+      kubeconfigPath: argocdEnabled ? existing("kubeconfigPath", "file") : undefined,
+      gitopsRepoUrl: argocdEnabled ? str("gitopsRepoUrl") : cfg.get("gitopsRepoUrl"),
+      gitopsRevision: str("gitopsRevision", "main"),
+      gitopsPath: str("gitopsPath", "gitops"),
+    },
+  };
+}
+
+function readDomains(raw: string | undefined): Domain[] {
+  if (raw === undefined) return [...ALL_DOMAINS];
+  let list: unknown;
+  try {
+    list = JSON.parse(raw);
+  } catch {
+    throw new ConfigError("domains", `must be a list of domains (YAML list or JSON array), got '${raw}'`);
+  }
+  if (!Array.isArray(list) || list.length === 0 || !list.every((d) => typeof d === "string")) {
+    throw new ConfigError("domains", `must be a non-empty list of domain names, got '${raw}'`);
+  }
+  const seen = new Set<string>();
+  for (const d of list as string[]) {
+    if (!isDomain(d)) throw new ConfigError("domains", `unknown domain '${d}' (known: ${ALL_DOMAINS.join(", ")})`);
+    if (seen.has(d)) throw new ConfigError("domains", `domain '${d}' is listed twice`);
+    seen.add(d);
+  }
+  // Keep the platform's converge order whatever order the operator wrote.
+  return ALL_DOMAINS.filter((d) => seen.has(d));
+}
+
+/** The inventory must know the host, at the address the stack expects (a stack pointed at the wrong inventory is caught here). */
+function checkInventoryHost(inventory: string, host: string, hostAddress: string): void {
+  const file = ["hosts.yml", "hosts.yaml"].map((f) => path.join(inventory, f)).find((f) => fs.existsSync(f));
+  if (!file) throw new ConfigError("inventory", `no hosts.yml in ${inventory}`);
+  const hosts = new Map<string, Record<string, unknown>>();
+  const walk = (group: unknown): void => {
+    if (!group || typeof group !== "object") return;
+    const g = group as { hosts?: Record<string, Record<string, unknown> | null>; children?: Record<string, unknown> };
+    for (const [name, vars] of Object.entries(g.hosts ?? {})) hosts.set(name, { ...(hosts.get(name) ?? {}), ...(vars ?? {}) });
+    for (const child of Object.values(g.children ?? {})) walk(child);
+  };
+  const doc = parseYaml(fs.readFileSync(file, "utf8")) as Record<string, unknown> | null;
+  for (const group of Object.values(doc ?? {})) walk(group);
+  const vars = hosts.get(host);
+  if (!vars) throw new ConfigError("host", `'${host}' is not in ${path.relative(process.cwd(), file)} (hosts there: ${[...hosts.keys()].join(", ") || "none"})`);
+  const invAddress = (vars["ansible_host"] as string | undefined) ?? host;
+  if (invAddress !== hostAddress) {
+    throw new ConfigError("hostAddress", `'${hostAddress}' differs from the inventory's ansible_host '${invAddress}' for ${host}`);
+  }
+}

@@ -1,0 +1,21 @@
+// Reads toolchain/versions.env, the single source of every pinned version, so TypeScript code
+// never repeats a version literal.
+import * as fs from "fs";
+import * as path from "path";
+
+export const repoRoot = path.resolve(__dirname, "..");
+
+export function readVersions(file = path.join(repoRoot, "toolchain", "versions.env")): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+export function pinnedVersion(name: string): string {
+  const v = readVersions()[name];
+  if (!v) throw new Error(`toolchain/versions.env has no ${name}`);
+  return v;
+}

@@ -1,0 +1,45 @@
+# Environment for running the real Pulumi engine offline on a stack. Source it, then call
+# `pulumi_env STACK`; afterwards "${PULUMI_STACK_ARGS[@]}" holds the flags every pulumi
+# command needs (stack and, for the lab, its config file).
+# shellcheck shell=bash
+
+pulumi_env() {
+  local stack="${1:?stack}"
+  # Tools: the pinned CLI (with our language host and the dynamic-provider shim beside it), sops,
+  # and the Ansible venv that the dynamic provider runs.
+  local tools ansible_bin
+  tools="$(bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" pulumi langhost sops | tail -1)" || return 1
+  ansible_bin="$(bash "$PLATFORM_ROOT/scripts/toolchain/ensure-ansible.sh" | tail -1)" || return 1
+  export PATH="$tools:$ansible_bin:$PATH"
+  # Never download anything: a missing plugin must fail at once, not hang on the network.
+  export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+  export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true PULUMI_SKIP_CONFIRMATIONS=true
+
+  if [ "$stack" = lab ]; then
+    local lab="${PLATFORM_LAB_DIR:-$PLATFORM_ROOT/.lab}"
+    mkdir -p "$lab/pulumi-state" "$lab/pulumi-home"
+    chmod 700 "$lab"
+    # Per-lab state backend and passphrase: generated once, never committed.
+    export PULUMI_HOME="$lab/pulumi-home"
+    export PULUMI_BACKEND_URL="file://$lab/pulumi-state"
+    if [ ! -s "$lab/pulumi-passphrase" ]; then
+      (umask 077; head -c 32 /dev/urandom | base64 > "$lab/pulumi-passphrase")
+    fi
+    export PULUMI_CONFIG_PASSPHRASE_FILE="$lab/pulumi-passphrase"
+    unset PULUMI_CONFIG_PASSPHRASE
+    # The passphrase provider writes a per-lab `encryptionsalt` into the stack config file: keep
+    # the committed Pulumi.lab.yaml clean by running on a copy in the lab dir that carries the salt.
+    local cfg="$lab/Pulumi.lab.yaml" salt=""
+    [ -f "$cfg" ] && salt="$(grep '^encryptionsalt:' "$cfg" || true)"
+    { cat "$PLATFORM_ROOT/Pulumi.lab.yaml"; [ -n "$salt" ] && printf '%s\n' "$salt"; } > "$cfg.tmp"
+    mv "$cfg.tmp" "$cfg"
+    PULUMI_STACK_ARGS=(--stack lab --config-file "$cfg" --cwd "$PLATFORM_ROOT")
+    if ! pulumi stack ls --cwd "$PLATFORM_ROOT" 2>/dev/null | grep -q '^lab'; then
+      log "creating the lab stack (file backend in $lab/pulumi-state)"
+      pulumi stack init lab --secrets-provider passphrase --cwd "$PLATFORM_ROOT" --config-file "$cfg" >&2
+    fi
+  else
+    # prod (or any other stack): the operator's own backend and secrets provider, as logged in.
+    PULUMI_STACK_ARGS=(--stack "$stack" --cwd "$PLATFORM_ROOT")
+  fi
+}

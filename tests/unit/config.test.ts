@@ -1,0 +1,82 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ConfigError, isAddressOrHostname, readPlatformConfig } from "../../lib/config";
+
+// A throwaway project directory with the files a valid lab config points at.
+function project(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "platform-config-"));
+  fs.mkdirSync(path.join(dir, "inv"));
+  fs.writeFileSync(path.join(dir, "inv", "hosts.yml"), "platform:\n  hosts:\n    vps:\n      ansible_host: 10.0.0.5\ndatabase:\n  hosts:\n    vps: {}\n");
+  for (const f of ["key", "secrets.sops.yaml", "age.key"]) fs.writeFileSync(path.join(dir, f), "x");
+  return dir;
+}
+
+const valid: Record<string, string> = {
+  inventory: "inv",
+  host: "vps",
+  hostAddress: "10.0.0.5",
+  sshPrivateKeyPath: "key",
+  secretsFile: "secrets.sops.yaml",
+  ageKeyFile: "age.key",
+};
+
+function read(overrides: Record<string, string | undefined>) {
+  const values = { ...valid, ...overrides };
+  return readPlatformConfig({ get: (k) => values[k] }, project());
+}
+
+function errorOf(overrides: Record<string, string | undefined>): ConfigError {
+  try {
+    read(overrides);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("stack configuration", () => {
+  it("accepts a valid lab configuration and applies documented defaults", () => {
+    const c = read({});
+    expect(c.environment).toBe("lab");
+    expect(c.domains).toEqual(["base", "ssh", "firewall", "vpn", "postgresql", "k3s"]);
+    expect(path.basename(c.evidenceDir)).toBe("evidence");
+    expect(c.argocd.enabled).toBe(false);
+  });
+
+  it("keeps the platform's converge order whatever order domains are listed in", () => {
+    expect(read({ domains: '["postgresql","base"]' }).domains).toEqual(["base", "postgresql"]);
+  });
+
+  it.each([
+    [{ hostAddress: "10.0.0.999" }, "hostAddress", "not an IPv4/IPv6 address"],
+    [{ hostAddress: "bad host!" }, "hostAddress", "not an IPv4/IPv6 address"],
+    [{ hostAddress: "10.0.0.6" }, "hostAddress", "differs from the inventory's ansible_host '10.0.0.5'"],
+    [{ domains: '["base","dns"]' }, "domains", "unknown domain 'dns' (known: base, ssh, firewall, vpn, postgresql, k3s)"],
+    [{ domains: '["base","base"]' }, "domains", "listed twice"],
+    [{ domains: "base" }, "domains", "must be a list"],
+    [{ sshPrivateKeyPath: "missing-key" }, "sshPrivateKeyPath", "file not found: missing-key"],
+    [{ ageKeyFile: "nope.key" }, "ageKeyFile", "file not found"],
+    [{ secretsFile: undefined }, "secretsFile", "is required"],
+    [{ host: "other" }, "host", "'other' is not in"],
+    [{ inventory: "no-such-dir" }, "inventory", "directory not found"],
+    [{ environment: "staging" }, "environment", "must be 'lab' or 'prod'"],
+    [{ argocdEnabled: "yes" }, "argocdEnabled", "must be true or false"],
+    [{ argocdMode: "kustomize" }, "argocdMode", "must be 'helm' or 'manifests'"],
+    [{ argocdEnabled: "true" }, "kubeconfigPath", "is required"],
+  ])("rejects %j with an error naming platform:%s", (overrides, key, text) => {
+    const e = errorOf(overrides);
+    expect(e.key).toBe(key);
+    expect(e.message).toContain(`platform:${key}:`);
+    expect(e.message).toContain(text);
+  });
+
+  it("recognises addresses and DNS names", () => {
+    expect(isAddressOrHostname("203.0.113.10")).toBe(true);
+    expect(isAddressOrHostname("2001:db8::1")).toBe(true);
+    expect(isAddressOrHostname("vps-1.example.org")).toBe(true);
+    expect(isAddressOrHostname("256.1.1.1")).toBe(false);
+    expect(isAddressOrHostname("-bad.example")).toBe(false);
+  });
+});
