@@ -36,3 +36,21 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Nod
     maxBuffer: 256 * 1024 * 1024,
   });
 }
+
+/** Like run(), without blocking the event loop (so probes can run meanwhile). */
+export function runAsync(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawn } = require("child_process") as typeof import("child_process");
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? repoRoot, env: opts.env ?? process.env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGTERM"), opts.timeoutMs ?? 10 * 60 * 1000);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}

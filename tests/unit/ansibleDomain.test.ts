@@ -26,8 +26,11 @@ jest.mock("../../components/ansiblePlaybookRun", () => {
 const { AnsibleDomain, domainContentHash } = require("../../components/ansibleDomain") as typeof import("../../components/ansibleDomain");
 
 // A miniature project: two roles (one depending on the other), a playbook and an inventory.
+const made: string[] = [];
+afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 function tree(): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "platform-domain-"));
+  made.push(root);
   const w = (rel: string, text: string) => {
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
     fs.writeFileSync(path.join(root, rel), text);

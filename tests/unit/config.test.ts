@@ -4,8 +4,11 @@ import * as path from "path";
 import { ConfigError, isAddressOrHostname, readPlatformConfig } from "../../lib/config";
 
 // A throwaway project directory with the files a valid lab config points at.
+const made: string[] = [];
+afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 function project(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "platform-config-"));
+  made.push(dir);
   fs.mkdirSync(path.join(dir, "inv"));
   fs.writeFileSync(path.join(dir, "inv", "hosts.yml"), "platform:\n  hosts:\n    vps:\n      ansible_host: 10.0.0.5\ndatabase:\n  hosts:\n    vps: {}\n");
   for (const f of ["key", "secrets.sops.yaml", "age.key"]) fs.writeFileSync(path.join(dir, f), "x");

@@ -1,0 +1,29 @@
+"""The stack's Ansible target, read from `pulumi config --json` output on stdin (the engine's own
+merge of Pulumi.yaml defaults and the stack file), printed as shell assignments for bash to eval."""
+import json
+import os
+import shlex
+import sys
+
+root = sys.argv[1]
+cfg = {k.split(":", 1)[1]: v.get("value") for k, v in json.load(sys.stdin).items() if k.startswith("platform:")}
+
+
+def path(key):
+    value = cfg.get(key)
+    if value is None:
+        sys.exit(f"platform:{key} is not set in the stack configuration")
+    value = os.path.expanduser(value)
+    return value if os.path.isabs(value) else os.path.join(root, value)
+
+
+out = {
+    "STACK_INVENTORY": path("inventory"),
+    "STACK_HOST": cfg.get("host") or "",
+    "STACK_HOST_ADDRESS": cfg.get("hostAddress") or "",
+    "STACK_SSH_KEY": path("sshPrivateKeyPath"),
+    "STACK_SECRETS_FILE": path("secretsFile"),
+    "STACK_AGE_KEY_FILE": path("ageKeyFile"),
+}
+for k, v in out.items():
+    print(f"{k}={shlex.quote(v)}")

@@ -1,0 +1,88 @@
+// The real Pulumi engine on the lab stack: `up` converges every domain, the next preview is the
+// no-change gate, an edit to one role previews as that one domain, and refresh sees host drift.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { saveEvidence } from "../support/evidence";
+import { onVps } from "../support/lab";
+import { repoRoot, run, runAsync } from "../support/tools";
+
+jest.setTimeout(40 * 60 * 1000);
+
+const pulumiLab = (args: string[], root = repoRoot, env: Record<string, string> = {}) =>
+  runAsync("bash", [path.join(root, "scripts/pulumi.sh"), "lab", ...args], {
+    cwd: root,
+    env: { ...process.env, PLATFORM_EVIDENCE_DIR: path.join(repoRoot, "evidence"), PLATFORM_LAB_DIR: path.join(repoRoot, ".lab"), ...env },
+    timeoutMs: 30 * 60 * 1000,
+  });
+
+/** A copy of the project (tracked and new files) sharing node_modules and the lab, to edit freely. */
+function projectCopy(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "platform-copy-"));
+  const files = run("git", ["ls-files", "-co", "--exclude-standard", "-z"]).stdout.split("\0").filter(Boolean);
+  for (const f of files) {
+    if (!fs.existsSync(path.join(repoRoot, f))) continue;
+    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    fs.copyFileSync(path.join(repoRoot, f), path.join(dir, f));
+  }
+  fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(dir, "node_modules"));
+  fs.symlinkSync(path.join(repoRoot, ".lab"), path.join(dir, ".lab"));
+  return dir;
+}
+
+type Step = { op: string; urn: string };
+const changedResources = (previewJson: string) =>
+  (JSON.parse(previewJson) as { steps: Step[] }).steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn.split("::").pop()}`);
+
+describe("Pulumi on the lab stack (real engine, real Ansible, lab VPS)", () => {
+  it("pulumi up converges every domain, with the correlation id in the stack history", async () => {
+    const cid = `test-up-${Date.now()}`;
+    const up = await pulumiLab(["up", "--yes", "--skip-preview"], repoRoot, { PLATFORM_CORRELATION_ID: cid });
+    saveEvidence("pulumi-lab", "up.txt", up.stdout + up.stderr);
+    expect(up.status).toBe(0);
+    const history = await pulumiLab(["stack", "history", "--json"]);
+    const updates = JSON.parse(history.stdout) as Array<{ message: string; result: string }>;
+    expect(updates[0].message).toContain(`Correlation-Id: ${cid}`);
+    expect(updates[0].result).toBe("succeeded");
+  });
+
+  it("previews as no change right after up (the gate exits 0), and a second up changes nothing", async () => {
+    const gate = await pulumiLab(["preview", "--expect-no-changes"]);
+    saveEvidence("pulumi-lab", "preview-after-up.txt", gate.stdout + gate.stderr);
+    expect(gate.status).toBe(0);
+    const again = await pulumiLab(["up", "--yes", "--skip-preview", "--json"]);
+    saveEvidence("pulumi-lab", "second-up.json", again.stdout);
+    expect(again.status).toBe(0);
+    expect(changedResources(again.stdout)).toEqual([]);
+  });
+
+  it("previews an edit to one role's template as exactly that domain's resource", async () => {
+    const copy = projectCopy();
+    try {
+      fs.appendFileSync(path.join(copy, "infra/ansible/roles/ssh/templates/sshd_config.j2"), "# an operator's edit\n");
+      const p = await pulumiLab(["preview", "--json"], copy);
+      saveEvidence("pulumi-lab", "preview-one-role-edit.json", p.stdout);
+      expect(p.status).toBe(0);
+      expect(changedResources(p.stdout)).toEqual(["update ssh-run"]);
+      const gate = await pulumiLab(["preview", "--expect-no-changes"], copy);
+      expect(gate.status).toBe(7);
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
+  it("sees host drift through a read-only refresh, and up --refresh remediates it", async () => {
+    expect(onVps("systemctl stop postgresql@15-main").status).toBe(0);
+    const refresh = await pulumiLab(["refresh", "--preview-only", "--expect-no-changes", "--json"]);
+    saveEvidence("pulumi-lab", "refresh-drifted.json", refresh.stdout + refresh.stderr);
+    expect(refresh.status).toBe(7);
+    expect(changedResources(refresh.stdout)).toEqual(["update postgresql-run"]);
+
+    const fix = await pulumiLab(["up", "--refresh", "--yes", "--skip-preview"]);
+    saveEvidence("pulumi-lab", "up-refresh.txt", fix.stdout + fix.stderr);
+    expect(fix.status).toBe(0);
+    expect(onVps("systemctl is-active postgresql@15-main").stdout.trim()).toBe("active");
+    const clean = await pulumiLab(["refresh", "--preview-only", "--expect-no-changes"]);
+    expect(clean.status).toBe(0);
+  });
+});
