@@ -34,6 +34,16 @@ pulumi_env() {
     { cat "$PLATFORM_ROOT/Pulumi.lab.yaml"; [ -n "$salt" ] && printf '%s\n' "$salt"; } > "$cfg.tmp"
     mv "$cfg.tmp" "$cfg"
     PULUMI_STACK_ARGS=(--stack lab --config-file "$cfg" --cwd "$PLATFORM_ROOT")
+    # The lab stack describes one lab VPS. A VPS recreated from the image (new machine-id) is a
+    # new machine: its stack starts over instead of claiming domains converged on the old one.
+    local mid_now mid_state="$lab/pulumi-state/.vps-machine-id"
+    mid_now="$(cat "$lab/rootfs/etc/machine-id" 2>/dev/null || true)"
+    if [ -n "$mid_now" ] && [ -s "$mid_state" ] && [ "$(cat "$mid_state")" != "$mid_now" ]; then
+      log "the lab VPS was recreated (machine-id $(cut -c1-8 "$mid_state") -> ${mid_now:0:8}): the lab stack starts over"
+      pulumi stack rm lab --yes --force --preserve-config --cwd "$PLATFORM_ROOT" >&2 2>/dev/null || true
+      cp "$PLATFORM_ROOT/Pulumi.lab.yaml" "$cfg"
+    fi
+    [ -z "$mid_now" ] || printf '%s\n' "$mid_now" > "$mid_state"
     if ! pulumi stack ls --cwd "$PLATFORM_ROOT" 2>/dev/null | grep -q '^lab'; then
       log "creating the lab stack (file backend in $lab/pulumi-state)"
       pulumi stack init lab --secrets-provider passphrase --cwd "$PLATFORM_ROOT" --config-file "$cfg" >&2
