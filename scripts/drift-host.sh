@@ -16,7 +16,7 @@ for d in "${domains[@]}"; do
 done
 
 pulumi_env "$stack" >/dev/null
-eval "$(pulumi config --json "${PULUMI_STACK_ARGS[@]}" | python3 "$PLATFORM_ROOT/scripts/lib/stack_config.py" "$PLATFORM_ROOT")"
+eval "$(pulumi config --json "${PULUMI_STACK_ARGS[@]}" "${PULUMI_CONFIG_ARGS[@]}" | python3 "$PLATFORM_ROOT/scripts/lib/stack_config.py" "$PLATFORM_ROOT")"
 cid="$(correlation_id)"
 evidence="${PLATFORM_EVIDENCE_DIR:-$PLATFORM_ROOT/evidence}"
 run_dir="$evidence/drift-host-$cid"

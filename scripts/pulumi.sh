@@ -19,11 +19,15 @@ log="$evidence/pulumi-$stack-$cmd-$cid.log"
 
 args=("${PULUMI_STACK_ARGS[@]}")
 case "$cmd" in
+  preview|up|refresh|destroy|config|import|watch) args+=("${PULUMI_CONFIG_ARGS[@]}") ;;
+esac
+case "$cmd" in
   up|refresh|destroy) args+=(--message "$cmd $stack [Correlation-Id: $cid]") ;;
 esac
 log "pulumi $cmd on $stack (correlation id $cid, log $log)"
 rc=0
-pulumi "$cmd" "${args[@]}" "$@" 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
+# stdout and stderr stay apart (so --json output parses), both also go to the log.
+pulumi "$cmd" "${args[@]}" "$@" > >(tee "$log") 2> >(tee -a "$log" >&2) || rc=$?
 case "$cmd" in
   up|refresh|destroy)
     outcome=succeeded; [ "$rc" -eq 0 ] || outcome=failed

@@ -34,8 +34,14 @@ for d, v in report["domains"].items():
     print(f'  {d:<11} {"DRIFTED" if v["drifted"] else "in sync"}')
     for t in v["tasks"]:
         print(f'      would change: {t["task"]}')
-        for line in (t.get("diff") or [])[:6]:
-            print(f"        {line}")
+        diff = t.get("diff") or []
+        for part in diff if isinstance(diff, list) else [diff]:
+            if not isinstance(part, dict):
+                continue
+            if part.get("before_header"):
+                print(f'        --- {part["before_header"]}')
+            for line in (part.get("lines") or [])[:6]:
+                print(f"        {line}")
 for e in report.get("errors", []):
     print(f"  error: {e}")
 print(f"report: {report_file}")

@@ -1,6 +1,7 @@
 # Environment for running the real Pulumi engine offline on a stack. Source it, then call
 # `pulumi_env STACK`; afterwards "${PULUMI_STACK_ARGS[@]}" holds the flags every pulumi
-# command needs (stack and, for the lab, its config file).
+# command needs (stack, project directory) and "${PULUMI_CONFIG_ARGS[@]}" the flags of the
+# commands that read the stack config (the lab's config file): preview, up, refresh, destroy, config.
 # shellcheck shell=bash
 
 pulumi_env() {
@@ -13,7 +14,7 @@ pulumi_env() {
   export PATH="$tools:$ansible_bin:$PATH"
   # Never download anything: a missing plugin must fail at once, not hang on the network.
   export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-  export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true PULUMI_SKIP_CONFIRMATIONS=true
+  export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
 
   if [ "$stack" = lab ]; then
     local lab="${PLATFORM_LAB_DIR:-$PLATFORM_ROOT/.lab}"
@@ -33,7 +34,8 @@ pulumi_env() {
     [ -f "$cfg" ] && salt="$(grep '^encryptionsalt:' "$cfg" || true)"
     { cat "$PLATFORM_ROOT/Pulumi.lab.yaml"; [ -n "$salt" ] && printf '%s\n' "$salt"; } > "$cfg.tmp"
     mv "$cfg.tmp" "$cfg"
-    PULUMI_STACK_ARGS=(--stack lab --config-file "$cfg" --cwd "$PLATFORM_ROOT")
+    PULUMI_STACK_ARGS=(--stack lab --cwd "$PLATFORM_ROOT")
+    PULUMI_CONFIG_ARGS=(--config-file "$cfg")
     # The lab stack describes one lab VPS. A VPS recreated from the image (new machine-id) is a
     # new machine: its stack starts over instead of claiming domains converged on the old one.
     local mid_now mid_state="$lab/pulumi-state/.vps-machine-id"
@@ -46,10 +48,17 @@ pulumi_env() {
     [ -z "$mid_now" ] || printf '%s\n' "$mid_now" > "$mid_state"
     if ! pulumi stack ls --cwd "$PLATFORM_ROOT" 2>/dev/null | grep -q '^lab'; then
       log "creating the lab stack (file backend in $lab/pulumi-state)"
-      pulumi stack init lab --secrets-provider passphrase --cwd "$PLATFORM_ROOT" --config-file "$cfg" >&2
+      # `stack init` has no --config-file: it writes the new salt into the committed file, from
+      # where we move it to the lab's copy, restoring the committed file byte for byte.
+      local committed; committed="$(cat "$PLATFORM_ROOT/Pulumi.lab.yaml")"
+      pulumi stack init lab --secrets-provider passphrase --cwd "$PLATFORM_ROOT" >&2
+      salt="$(grep '^encryptionsalt:' "$PLATFORM_ROOT/Pulumi.lab.yaml" || true)"
+      printf '%s\n' "$committed" > "$PLATFORM_ROOT/Pulumi.lab.yaml"
+      { cat "$PLATFORM_ROOT/Pulumi.lab.yaml"; [ -n "$salt" ] && printf '%s\n' "$salt"; } > "$cfg"
     fi
   else
     # prod (or any other stack): the operator's own backend and secrets provider, as logged in.
     PULUMI_STACK_ARGS=(--stack "$stack" --cwd "$PLATFORM_ROOT")
+    PULUMI_CONFIG_ARGS=()
   fi
 }

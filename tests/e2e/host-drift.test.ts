@@ -12,7 +12,7 @@ jest.setTimeout(30 * 60 * 1000);
 interface DriftReport {
   status: "clean" | "drifted" | "broken";
   correlationId: string;
-  domains: Record<string, { drifted: boolean; tasks: Array<{ task: string; diff?: string[] }> }>;
+  domains: Record<string, { drifted: boolean; tasks: Array<{ task: string; diff?: unknown }> }>;
 }
 
 async function driftReport(name: string): Promise<{ exit: number | null; report: DriftReport; output: string }> {
