@@ -10,12 +10,14 @@ samples="${1:-3}"
 [[ "$samples" =~ ^[1-9][0-9]*$ ]] || die "SAMPLES must be a positive integer, got '$samples'"
 export PATH="$(bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" | tail -1):$(bash "$PLATFORM_ROOT/scripts/toolchain/ensure-ansible.sh" | tail -1):$PATH"
 out="$PLATFORM_ROOT/evidence/bench"; mkdir -p "$out"
+# The lab to measure (scripts/lab/lab.env; LAB_* variables in the environment select another lab).
+. "$PLATFORM_ROOT/scripts/lab/lib.sh"
 export ANSIBLE_CONFIG="$PLATFORM_ROOT/infra/ansible/ansible.cfg" PLATFORM_EVIDENCE_DIR="$out/runs"
 
 play() { # play LABEL ARGS...: one timed run, seconds on stdout; a failed run aborts the benchmark
   local label="$1"; shift
   local t0 t1; t0=$(date +%s.%N)
-  (cd "$PLATFORM_ROOT/infra/ansible" && ansible-playbook -i inventories/lab/hosts.yml site.yml "$@") \
+  (cd "$PLATFORM_ROOT/infra/ansible" && ansible-playbook -i inventories/lab/hosts.yml site.yml -e "ansible_host=$LAB_VPS_ADDR" "$@") \
     > "$out/last-$label.log" 2>&1 || die "$label run failed: see $out/last-$label.log"
   t1=$(date +%s.%N)
   python3 -c "print(round($t1 - $t0, 2))"
