@@ -2,6 +2,9 @@
 # Make sure every pinned tool is in the tool cache, building what is missing from the
 # Go module proxy. Does nothing (in about a second) when all are present.
 # Usage: ensure.sh [TOOL...]   TOOL in: pulumi langhost sops   (default: all of them)
+#        ensure.sh cluster       the lab-cluster tools: kube (kube-apiserver, kube-controller-manager)
+#                                kine argocd (binary + install manifests) helm   (see docs/adr/0003)
+#        ensure.sh gitleaks      the secret scanner (scripts/security/scan-secrets.sh), not in the default list
 # Prints, as its last line on stdout, the PATH entries to prepend (colon-separated).
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
@@ -9,6 +12,13 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 tools=("$@")
 [ ${#tools[@]} -gt 0 ] || tools=(pulumi langhost sops)
+# The lab-cluster tools are not in the default list: `ensure.sh cluster` (or name them one by one).
+cluster_tools=(kube kine argocd helm)
+expanded=()
+for t in "${tools[@]}"; do
+  if [ "$t" = cluster ]; then expanded+=("${cluster_tools[@]}"); else expanded+=("$t"); fi
+done
+tools=("${expanded[@]}")
 
 need_go() {
   command -v go >/dev/null 2>&1 || die "cannot build $1: no 'go' on PATH (install Go >= 1.25 or put a $1 $2 on PATH)"
@@ -55,7 +65,18 @@ for t in "${tools[@]}"; do
         install -m 0755 "$PLATFORM_ROOT/toolchain/pulumi-resource-pulumi-nodejs" "$cli_dir/"
       fi ;;
     sops)     build_into sops "$SOPS_VERSION" sops bash "$here/build-go-install.sh" github.com/getsops/sops/v3/cmd/sops "v$SOPS_VERSION" ;;
-    *) die "unknown tool '$t' (known: pulumi langhost sops)" ;;
+    gitleaks) build_into gitleaks "$GITLEAKS_VERSION" gitleaks bash "$here/build-go-install.sh" github.com/zricethezav/gitleaks/v8 "v$GITLEAKS_VERSION" ;;
+    kube)     build_into kube "$KUBERNETES_VERSION" kube-controller-manager bash "$here/build-kube.sh" ;;
+    kine)     build_into kine "$KINE_VERSION" kine bash "$here/build-kine.sh" ;;
+    argocd)
+      # Keyed by version; a cache entry built against another gitops-engine pin is rebuilt.
+      ad="$(tool_dir argocd "$ARGOCD_VERSION")"
+      if [ -f "$ad/BUILDINFO" ] && ! grep -qx "gitops-engine $ARGOCD_GITOPS_ENGINE_VERSION" "$ad/BUILDINFO"; then
+        log "argocd $ARGOCD_VERSION: cached build used another gitops-engine: rebuilding"; rm -rf "$ad"
+      fi
+      build_into argocd "$ARGOCD_VERSION" argocd bash "$here/build-argocd.sh" ;;
+    helm)     build_into helm "$HELM_VERSION" helm bash "$here/build-helm.sh" ;;
+    *) die "unknown tool '$t' (known: pulumi langhost sops gitleaks; cluster = ${cluster_tools[*]})" ;;
   esac
 done
 tools_path

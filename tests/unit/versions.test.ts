@@ -19,6 +19,11 @@ describe("pinned versions", () => {
     }
   });
 
+  it("gives the k3s role the platform's pinned K3s version as its default", () => {
+    const defaults = fs.readFileSync(path.join(repoRoot, "infra/ansible/roles/k3s/defaults/main.yml"), "utf8");
+    expect(/^k3s_version:\s*"?([^"\s]+)"?/m.exec(defaults)?.[1]).toBe(versions.K3S_VERSION);
+  });
+
   it("declares the K3s and Argo CD versions the platform runs", () => {
     expect(versions.K3S_VERSION).toMatch(/^v\d+\.\d+\.\d+\+k3s\d+$/);
     expect(versions.ARGOCD_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
