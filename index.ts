@@ -39,17 +39,14 @@ for (const domain of config.domains) {
 }
 
 if (config.argocd.enabled) {
-  const provider = new k8s.Provider("cluster", { kubeconfig: config.argocd.kubeconfigPath });
+  const a = config.argocd;
+  const common = { gitopsRepoUrl: a.gitopsRepoUrl!, gitopsRevision: a.gitopsRevision, gitopsAppsPath: `${a.gitopsPath}/apps` };
   new ArgoCd(
     "argocd",
-    {
-      mode: config.argocd.mode,
-      provider,
-      chartVersion: pinnedVersion("ARGOCD_CHART_VERSION"),
-      gitopsRepoUrl: config.argocd.gitopsRepoUrl!,
-      gitopsRevision: config.argocd.gitopsRevision,
-      gitopsAppsPath: `${config.argocd.gitopsPath}/apps`,
-    },
+    a.mode === "helm"
+      ? { ...common, mode: "helm", provider: new k8s.Provider("cluster", { kubeconfig: a.kubeconfigPath }), chartVersion: pinnedVersion("ARGOCD_CHART_VERSION") }
+      : { ...common, mode: "manifests", kubeconfig: a.kubeconfigPath, manifestsDir: a.manifestsDir },
+    // After the host domains: the k3s domain brings the API up and fetches its kubeconfig.
     { dependsOn: previous ? [previous] : [] },
   );
 }

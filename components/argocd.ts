@@ -2,33 +2,49 @@
 //
 //  mode "helm"      (prod) the argo-cd chart at a pinned version through helm.v3.Release, which
 //                   runs the chart's Helm hooks (helm.v4.Chart does not: pitfalls.md).
-//  mode "manifests" (air-gapped, the lab) the same Argo CD version's install manifests from a
-//                   local path: filled in by the lab-cluster work (issue 4); until then this
-//                   mode refuses to run rather than pretend.
+//  mode "manifests" (air-gapped, and the lab) the same Argo CD release's own install manifests,
+//                   from a local directory, server-side applied with kubectl (components/
+//                   kubectlApply.ts): no chart registry and no provider plugin needed.
+// Both then create the `default` AppProject and the root Application, which syncs every
+// gitops/apps/<app>/application.jsonnet with the repository URL and revision passed in.
 // argocd-server is never exposed publicly: ClusterIP service, no ingress; operators reach it
-// through the VPN (kubectl port-forward over the VPN-only API).
+// through the VPN.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { stringify as toYaml } from "yaml";
+import { hashPaths } from "../lib/contentHash";
+import { KubectlApply } from "./kubectlApply";
 
 export interface ArgoCdArgs {
   /** How Argo CD is installed. */
   mode: "helm" | "manifests";
-  /** Kubernetes provider for the target cluster. */
-  provider: k8s.Provider;
   /** Namespace. Default: "argocd". */
   namespace?: string;
-  /** argo-cd chart version (mode "helm"); pinned in toolchain/versions.env. */
-  chartVersion: string;
-  /** Chart repository. Default: the upstream argo-helm repository. */
-  chartRepo?: string;
-  /** Extra chart values, merged over the defaults below (which keep the server private). */
-  values?: Record<string, unknown>;
   /** Git repository Argo CD reads gitops/ from. */
   gitopsRepoUrl: string;
   /** Revision to track. Default: "main". */
   gitopsRevision?: string;
-  /** Directory of child Application manifests in the repository. Default: "gitops/apps". */
+  /** Directory of the child apps (one folder each) in the repository. Default: "gitops/apps". */
   gitopsAppsPath?: string;
+
+  // mode "helm"
+  /** Kubernetes provider for the target cluster (mode "helm"). */
+  provider?: k8s.Provider;
+  /** argo-cd chart version (mode "helm"); pinned in toolchain/versions.env. */
+  chartVersion?: string;
+  /** Chart repository. Default: the upstream argo-helm repository. */
+  chartRepo?: string;
+  /** Extra chart values, merged over the defaults below (which keep the server private). */
+  values?: Record<string, unknown>;
+
+  // mode "manifests"
+  /** Admin kubeconfig (mode "manifests"), relative to the project root or absolute. */
+  kubeconfig?: string;
+  /** Directory holding the release's install.yaml (mode "manifests"). */
+  manifestsDir?: string;
 }
 
 /** Chart values that keep argocd-server off any public ingress or load balancer. */
@@ -52,7 +68,23 @@ export function rootApplicationSpec(args: { namespace: string; repoURL: string; 
     },
     spec: {
       project: "default",
-      source: { repoURL: args.repoURL, targetRevision: args.revision, path: args.path },
+      source: {
+        repoURL: args.repoURL,
+        targetRevision: args.revision,
+        path: args.path,
+        // One folder per app: only its application.jsonnet belongs to the root; the repository
+        // URL and revision reach every child through jsonnet external variables.
+        directory: {
+          recurse: true,
+          include: "*/application.jsonnet",
+          jsonnet: {
+            extVars: [
+              { name: "repoURL", value: args.repoURL },
+              { name: "revision", value: args.revision },
+            ],
+          },
+        },
+      },
       destination: { server: "https://kubernetes.default.svc", namespace: args.namespace },
       // The root only creates/prunes child Application objects: self-heal keeps them equal to Git.
       syncPolicy: { automated: { prune: true, selfHeal: true }, syncOptions: ["ServerSideApply=true"] },
@@ -60,41 +92,77 @@ export function rootApplicationSpec(args: { namespace: string; repoURL: string; 
   };
 }
 
+/** The `default` AppProject (argocd-server creates it where it runs; the lab has no server). */
+export function defaultProjectSpec(namespace: string) {
+  return {
+    apiVersion: "argoproj.io/v1alpha1",
+    kind: "AppProject",
+    metadata: { name: "default", namespace },
+    spec: {
+      sourceRepos: ["*"],
+      destinations: [{ server: "*", namespace: "*" }],
+      clusterResourceWhitelist: [{ group: "*", kind: "*" }],
+    },
+  };
+}
+
 export class ArgoCd extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
-  public readonly rootApplication: k8s.apiextensions.CustomResource;
+  public readonly rootApplication: pulumi.Resource;
 
   constructor(name: string, args: ArgoCdArgs, opts?: pulumi.ComponentResourceOptions) {
     super("platform:index:ArgoCd", name, {}, opts);
     const namespace = args.namespace ?? "argocd";
-    const childOpts = { parent: this, provider: args.provider };
+    const root = rootApplicationSpec({
+      namespace,
+      repoURL: args.gitopsRepoUrl,
+      revision: args.gitopsRevision ?? "main",
+      path: args.gitopsAppsPath ?? "gitops/apps",
+    });
 
-    if (args.mode !== "helm") {
-      throw new Error("ArgoCd mode 'manifests' (air-gapped install) is not implemented yet: it arrives with the lab cluster (issue 4)");
+    if (args.mode === "helm") {
+      if (!args.provider || !args.chartVersion) throw new Error("ArgoCd mode 'helm' needs a provider and a chartVersion");
+      const childOpts = { parent: this, provider: args.provider };
+      const ns = new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: namespace } }, childOpts);
+      const release = new k8s.helm.v3.Release(
+        `${name}-release`,
+        {
+          name: "argocd",
+          namespace: ns.metadata.name,
+          chart: "argo-cd",
+          version: args.chartVersion,
+          repositoryOpts: { repo: args.chartRepo ?? "https://argoproj.github.io/argo-helm" },
+          values: deepMerge(privateServerValues, args.values ?? {}),
+          // Helm hooks (e.g. redis-secret-init) must run; wait until the release is ready.
+          skipAwait: false,
+        },
+        childOpts,
+      );
+      this.rootApplication = new k8s.apiextensions.CustomResource(`${name}-root-app`, root, { ...childOpts, dependsOn: [release] });
+      this.namespace = ns.metadata.name;
+    } else {
+      if (!args.kubeconfig || !args.manifestsDir) throw new Error("ArgoCd mode 'manifests' needs a kubeconfig and a manifestsDir");
+      const install = path.join(args.manifestsDir, "install.yaml");
+      if (!fs.existsSync(install)) throw new Error(`ArgoCd mode 'manifests': no install.yaml in ${args.manifestsDir} (run scripts/toolchain/ensure.sh argocd)`);
+      const kubeconfig = args.kubeconfig;
+      const inline = (resName: string, obj: object, dependsOn: pulumi.Resource[]) =>
+        new KubectlApply(resName, { kubeconfig, manifest: toYaml(obj), contentHash: hashText(toYaml(obj)) }, { parent: this, dependsOn });
+      const ns = inline(`${name}-ns`, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }, []);
+      const release = new KubectlApply(
+        `${name}-install`,
+        { kubeconfig, files: [install], namespace, contentHash: hashPaths(path.dirname(install), [path.basename(install)]) },
+        { parent: this, dependsOn: [ns] },
+      );
+      const project = inline(`${name}-default-project`, defaultProjectSpec(namespace), [release]);
+      this.rootApplication = inline(`${name}-root-app`, root, [project]);
+      this.namespace = pulumi.output(namespace);
     }
-    const ns = new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: namespace } }, childOpts);
-    const release = new k8s.helm.v3.Release(
-      `${name}-release`,
-      {
-        name: "argocd",
-        namespace: ns.metadata.name,
-        chart: "argo-cd",
-        version: args.chartVersion,
-        repositoryOpts: { repo: args.chartRepo ?? "https://argoproj.github.io/argo-helm" },
-        values: deepMerge(privateServerValues, args.values ?? {}),
-        // Helm hooks (e.g. redis-secret-init) must run; wait until the release is ready.
-        skipAwait: false,
-      },
-      childOpts,
-    );
-    this.rootApplication = new k8s.apiextensions.CustomResource(
-      `${name}-root-app`,
-      rootApplicationSpec({ namespace, repoURL: args.gitopsRepoUrl, revision: args.gitopsRevision ?? "main", path: args.gitopsAppsPath ?? "gitops/apps" }),
-      { ...childOpts, dependsOn: [release] },
-    );
-    this.namespace = ns.metadata.name;
     this.registerOutputs({ namespace: this.namespace });
   }
+}
+
+function hashText(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
 }
 
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {

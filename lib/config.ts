@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { ALL_DOMAINS, Domain, isDomain } from "./domains";
+import { pinnedVersion } from "./versions";
 
 /** The subset of pulumi.Config this module needs (a plain object in unit tests). */
 export interface ConfigSource {
@@ -47,7 +48,10 @@ export interface ArgoCdConfig {
   enabled: boolean;
   /** "helm": the upstream chart through Helm (prod); "manifests": the release's install manifests from a local path (air-gapped, the lab). */
   mode: "helm" | "manifests";
+  /** Admin kubeconfig, absolute. It may not exist yet at preview: the k3s domain fetches it during the same `up`. */
   kubeconfigPath?: string;
+  /** Directory with the Argo CD release's install.yaml (mode "manifests"). */
+  manifestsDir: string;
   gitopsRepoUrl?: string;
   gitopsRevision: string;
   gitopsPath: string;
@@ -77,8 +81,7 @@ export function readPlatformConfig(cfg: ConfigSource, root: string): PlatformCon
   };
   const existing = (key: string, kind: "file" | "directory", def?: string): string => {
     const rel = str(key, def);
-    // "~/" means the operator's home: keys and kubeconfigs live outside the repository.
-    const abs = rel.startsWith("~/") ? path.join(os.homedir(), rel.slice(2)) : path.resolve(root, rel);
+    const abs = expandPath(rel, root);
     const st = fs.existsSync(abs) ? fs.statSync(abs) : undefined;
     if (!st) throw new ConfigError(key, `${kind} not found: ${rel}`);
     if (kind === "file" && !st.isFile()) throw new ConfigError(key, `not a file: ${rel}`);
@@ -120,12 +123,24 @@ export function readPlatformConfig(cfg: ConfigSource, root: string): PlatformCon
     argocd: {
       enabled: argocdEnabled,
       mode: argocdMode,
-      kubeconfigPath: argocdEnabled ? existing("kubeconfigPath", "file") : undefined,
+      kubeconfigPath: argocdEnabled ? expandPath(str("kubeconfigPath"), root) : undefined,
+      manifestsDir: expandPath(str("argocdManifestsDir", defaultArgoCdManifests()), root),
       gitopsRepoUrl: argocdEnabled ? str("gitopsRepoUrl") : cfg.get("gitopsRepoUrl"),
       gitopsRevision: str("gitopsRevision", "main"),
       gitopsPath: str("gitopsPath", "gitops"),
     },
   };
+}
+
+/** "~/" means the operator's home (keys and kubeconfigs live outside the repository); relative paths are relative to the project. */
+function expandPath(p: string, root: string): string {
+  return p.startsWith("~/") ? path.join(os.homedir(), p.slice(2)) : path.resolve(root, p);
+}
+
+/** The install manifests that scripts/toolchain/ensure.sh extracts for the pinned Argo CD version. */
+function defaultArgoCdManifests(): string {
+  const cache = process.env.PLATFORM_TOOLS_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "platform-tools");
+  return path.join(cache, `argocd-${pinnedVersion("ARGOCD_VERSION")}`, "manifests");
 }
 
 function readDomains(raw: string | undefined): Domain[] {

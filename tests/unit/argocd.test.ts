@@ -2,6 +2,18 @@ import * as k8s from "@pulumi/kubernetes";
 import { installMocks, promiseOf } from "../support/pulumiMocks";
 
 const registered = installMocks();
+// The real KubectlApply serializes its provider (needs the V8 inspector jest lacks): here it is a
+// plain custom resource with the same inputs; the real one runs under the engine in tests/e2e.
+jest.mock("../../components/kubectlApply", () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const p = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+  class KubectlApply extends p.CustomResource {
+    constructor(name: string, args: Record<string, unknown>, opts?: import("@pulumi/pulumi").CustomResourceOptions) {
+      super("platform:test:KubectlApply", name, args, opts);
+    }
+  }
+  return { KubectlApply };
+});
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { ArgoCd } = require("../../components/argocd") as typeof import("../../components/argocd");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -43,12 +55,52 @@ describe("ArgoCd component, prod path (Helm chart)", () => {
   it("creates the App-of-Apps root pointing at gitops/apps with the cascading finalizer", () => {
     const app = rootApp().inputs as { metadata: { finalizers: string[] }; spec: { source: Record<string, string>; syncPolicy: unknown } };
     expect(app.metadata.finalizers).toContain("resources-finalizer.argocd.argoproj.io");
-    expect(app.spec.source).toEqual({ repoURL: "https://git.example.invalid/platform.git", targetRevision: "main", path: "gitops/apps" });
+    expect(app.spec.source).toMatchObject({ repoURL: "https://git.example.invalid/platform.git", targetRevision: "main", path: "gitops/apps" });
     expect(app.spec.syncPolicy).toMatchObject({ automated: { prune: true, selfHeal: true } });
   });
 
-  it("refuses the air-gapped mode until it is implemented instead of pretending", () => {
-    const provider = new k8s.Provider("cluster2", { kubeconfig: "unused" });
-    expect(() => new ArgoCd("x", { mode: "manifests", provider, chartVersion: "1.0.0", gitopsRepoUrl: "u" })).toThrow("not implemented yet");
+  it("gives every child app the repository and revision through jsonnet external variables, one folder per app", () => {
+    const app = rootApp().inputs as { spec: { source: { directory: { include: string; jsonnet: { extVars: Array<{ name: string; value: string }> } } } } };
+    expect(app.spec.source.directory.include).toBe("*/application.jsonnet");
+    expect(app.spec.source.directory.jsonnet.extVars).toEqual([
+      { name: "repoURL", value: "https://git.example.invalid/platform.git" },
+      { name: "revision", value: "main" },
+    ]);
+  });
+
+});
+
+describe("ArgoCd component, air-gapped path (release manifests)", () => {
+  const fs = require("fs") as typeof import("fs"); // eslint-disable-line @typescript-eslint/no-require-imports
+  const os = require("os") as typeof import("os"); // eslint-disable-line @typescript-eslint/no-require-imports
+  const path = require("path") as typeof import("path"); // eslint-disable-line @typescript-eslint/no-require-imports
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "argocd-manifests-"));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const applied = () => registered.filter((r) => r.type === "platform:test:KubectlApply");
+
+  beforeAll(async () => {
+    fs.writeFileSync(path.join(dir, "install.yaml"), "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: argocd-application-controller\n");
+    const a = new ArgoCd("lab", { mode: "manifests", kubeconfig: ".lab/kubeconfig", manifestsDir: dir, gitopsRepoUrl: "git://10.213.0.1:9418/platform.git" });
+    await promiseOf(a.rootApplication.urn);
+  });
+
+  it("applies the namespace, the release's install.yaml, the default project and the root app, with no Helm and no provider plugin", () => {
+    expect(applied().map((r) => r.name)).toEqual(["lab-ns", "lab-install", "lab-default-project", "lab-root-app"]);
+    expect(registered.some((r) => r.name.startsWith("lab-") && r.type.startsWith("kubernetes:"))).toBe(false);
+    const install = applied().find((r) => r.name === "lab-install")!.inputs as { files: string[]; namespace: string; contentHash: string };
+    expect(install.files).toEqual([path.join(dir, "install.yaml")]);
+    expect(install.namespace).toBe("argocd");
+    expect(install.contentHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("creates the root Application from the same spec as the Helm path, pointing at the lab's Git remote", () => {
+    const manifest = (applied().find((r) => r.name === "lab-root-app")!.inputs as { manifest: string }).manifest;
+    expect(manifest).toContain("repoURL: git://10.213.0.1:9418/platform.git");
+    expect(manifest).toContain("resources-finalizer.argocd.argoproj.io");
+    expect(manifest).toContain("include: \"*/application.jsonnet\"");
+  });
+
+  it("refuses a manifests directory without install.yaml, naming the fix", () => {
+    expect(() => new ArgoCd("bad", { mode: "manifests", kubeconfig: "k", manifestsDir: os.tmpdir(), gitopsRepoUrl: "u" })).toThrow("run scripts/toolchain/ensure.sh argocd");
   });
 });
