@@ -58,6 +58,15 @@ describe("Pulumi on the lab stack (real engine, real Ansible, lab VPS)", () => {
     const updates = JSON.parse(history.stdout) as Array<{ message: string; result: string }>;
     expect(updates[0].message).toContain(`Correlation-Id: ${cid}`);
     expect(updates[0].result).toBe("succeeded");
+
+    // One command answers "what happened under this id": audit log, stack history, evidence.
+    const trail = run("bash", ["scripts/audit.sh", "show", cid]);
+    saveEvidence("pulumi-lab", "audit-trail.txt", trail.stdout + trail.stderr);
+    expect(trail.status).toBe(0);
+    expect(trail.stdout).toMatch(new RegExp(`"action": "pulumi-up", "correlationId": "${cid}"`));
+    expect(trail.stdout).toMatch(new RegExp(`update succeeded .*Correlation-Id: ${cid}`));
+    expect(trail.stdout).toContain(`pulumi-lab-up-${cid}.log`);
+    expect(run("bash", ["scripts/audit.sh", "show", `no-such-id-${Date.now()}`]).status).toBe(1);
   });
 
   it("previews as no change right after up (the gate exits 0), and a second up changes nothing", async () => {
