@@ -29,5 +29,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" >/dev/null
+# The lab's control plane and Argo CD runtime (the k3s role's lab path copies them to the lab VPS).
+bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" cluster >/dev/null
 bash "$PLATFORM_ROOT/scripts/toolchain/ensure-ansible.sh" >/dev/null
 log "setup done in $(( $(date +%s) - start ))s"

@@ -21,6 +21,9 @@ if [ -d "$LAB_DIR" ]; then
   exec 8>"$LAB_DIR/run.lock"
   flock -w 300 8 || die "another up.sh/down.sh holds $LAB_DIR/run.lock"
   lab_stop_container
+  # Host-side helpers of the lab cluster, by their PID files (no-ops when not running).
+  bash "$LAB_SCRIPTS/api-tunnel.sh" stop
+  bash "$LAB_SCRIPTS/git-server.sh" stop
 fi
 
 # Network: every lab namespace (tests may have added some), stray host-side veths, bridge.

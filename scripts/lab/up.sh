@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bring the lab VPS up: a Debian 12 systemd-nspawn container with SSH at $LAB_VPS_ADDR in its
-# own network namespace, plus its keys, secrets and the K3s stand-in artifact.
+# own network namespace, plus its keys and secrets, and the lab's Git server on the host
+# (scripts/lab/git-server.sh: git://$LAB_HOST_ADDR:9418/platform.git, for Argo CD).
 # Idempotent: when the lab is already up it says so and exits 0 within a few seconds.
 # Usage: up.sh          (state in $PLATFORM_LAB_DIR, default <repo>/.lab)
 set -euo pipefail
@@ -21,16 +22,6 @@ chmod 0700 "$LAB_DIR" # keys and secrets live here
 exec 8>"$LAB_DIR/run.lock"
 flock -w 300 8 || die "another up.sh/down.sh holds $LAB_DIR/run.lock"
 
-# Per-lab files that do not depend on the container: cheap, so they are (re)made every time.
-prepare_artifacts() {
-  local a="$LAB_DIR/artifacts"
-  mkdir -p "$a"
-  sed "s|@K3S_VERSION@|$K3S_VERSION|" "$LAB_SCRIPTS/k3s-standin.sh" > "$a/k3s.tmp"
-  chmod 0755 "$a/k3s.tmp"; mv "$a/k3s.tmp" "$a/k3s"
-  # Same format as the k3s release's sha256sum-amd64.txt line for the binary.
-  (cd "$a" && sha256sum k3s > k3s.sha256)
-}
-
 write_ssh_config() {
   # For `ssh -F $LAB_DIR/ssh/config plab-vps` and for Ansible (ansible_ssh_common_args).
   cat > "$LAB_SSH_CONFIG" <<EOF
@@ -50,7 +41,7 @@ EOF
 # --- already up? -----------------------------------------------------------------------
 if pid="$(lab_pidfile_alive "$LAB_PIDFILE")"; then
   if lab_ssh_answers; then
-    prepare_artifacts; write_ssh_config
+    write_ssh_config
     [ -s "$LAB_DIR/secrets.sops.yaml" ] || bash "$LAB_SCRIPTS/secrets.sh"
     log "lab already up: $LAB_VPS_HOSTNAME at $LAB_VPS_ADDR (pid $pid), checked in $(elapsed)"
     exit 0
@@ -113,7 +104,6 @@ fi
 # read straight from the rootfs this script wrote them into.
 awk -v h="$LAB_VPS_ADDR" '{ print h, $1, $2 }' "$LAB_ROOTFS"/etc/ssh/ssh_host_*_key.pub > "$LAB_KNOWN_HOSTS"
 write_ssh_config
-prepare_artifacts
 bash "$LAB_SCRIPTS/secrets.sh"
 
 # --- network and boot ------------------------------------------------------------------
@@ -162,5 +152,8 @@ case "$state" in
   *) die "systemd in the lab reports '${state:-nothing}' after ${LAB_BOOT_TIMEOUT}s (see: scripts/lab/ssh.sh journalctl -b)" ;;
 esac
 log "  systemd $state after $(( $(date +%s) - t_boot ))s"
+
+# The Git server Argo CD pulls from (on the bridge, so only after the network is up).
+bash "$LAB_SCRIPTS/git-server.sh" start
 
 log "lab up in $(elapsed): ssh with scripts/lab/ssh.sh (root@$LAB_VPS_ADDR), stop with scripts/lab/down.sh"
