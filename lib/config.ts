@@ -69,7 +69,9 @@ export function isAddressOrHostname(value: string): boolean {
 /** Parses and validates the stack config; `root` resolves relative paths (the project directory). */
 export function readPlatformConfig(cfg: ConfigSource, root: string): PlatformConfig {
   const str = (key: string, def?: string): string => {
-    const v = cfg.get(key) ?? def;
+    // Pulumi.yaml declares optional keys with default "": empty means "use the default".
+    const raw = cfg.get(key);
+    const v = raw === undefined || raw.trim() === "" ? def : raw;
     if (v === undefined || v.trim() === "") throw new ConfigError(key, "is required (set it with `pulumi config set " + key + " ...`)");
     return v.trim();
   };

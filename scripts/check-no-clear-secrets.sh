@@ -9,6 +9,7 @@ cd "$repo"
 bad=0
 while IFS= read -r -d '' f; do
   case "$f" in
+    .sops.yaml|*/.sops.yaml) ;; # SOPS's own configuration (creation rules, public keys only)
     *.sops.yaml|*.sops.yml|*.sops.json|*/secrets*.yaml|*/secrets*.yml|secrets*.yaml|secrets*.yml)
       if ! grep -q '^sops:' "$f" || ! grep -q 'mac: ENC\[' "$f"; then
         echo "not SOPS-encrypted: $f" >&2; bad=1; continue

@@ -10,6 +10,10 @@ set -euo pipefail
 
 stack="${1:?usage: pulumi.sh STACK COMMAND [ARGS...]}"; shift
 cmd="${1:?usage: pulumi.sh STACK COMMAND [ARGS...]}"; shift
+# Every command's output is kept in evidence/: never let secret values land there.
+for a in "$@"; do
+  [ "$a" != --show-secrets ] || die "--show-secrets would write secret values into the evidence log: run pulumi directly for that (see docs/runbooks/evidence.md)"
+done
 pulumi_env "$stack"
 cid="$(correlation_id)"
 export PLATFORM_CORRELATION_ID="$cid"

@@ -7,8 +7,8 @@ set -euo pipefail
 start=$(date +%s)
 
 # Debian packages: lab host tooling (debootstrap, systemd-nspawn, bridge/netns), age for keys,
-# WireGuard tools, Python venv for Ansible.
-packages=(age debootstrap systemd-container dpkg-dev iproute2 openssh-client wireguard-tools python3-venv util-linux git)
+# WireGuard tools and wireguard-go (the exposure tests' VPN peer), a PostgreSQL client, Python venv.
+packages=(age debootstrap systemd-container dpkg-dev iproute2 openssh-client wireguard-tools wireguard-go postgresql-client python3-venv util-linux git)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -31,5 +31,7 @@ fi
 bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" >/dev/null
 # The lab's control plane and Argo CD runtime (the k3s role's lab path copies them to the lab VPS).
 bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" cluster >/dev/null
+# The secret scanner (scripts/security/scan-secrets.sh).
+bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" gitleaks >/dev/null
 bash "$PLATFORM_ROOT/scripts/toolchain/ensure-ansible.sh" >/dev/null
 log "setup done in $(( $(date +%s) - start ))s"

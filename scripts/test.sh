@@ -20,7 +20,7 @@ step "static checks"
 npx tsc --noEmit || failures=$((failures + 1))
 npx eslint . || failures=$((failures + 1))
 (cd infra/ansible && yamllint -s . && ansible-lint --profile production --offline) || failures=$((failures + 1))
-bash scripts/check-no-clear-secrets.sh || failures=$((failures + 1))
+bash scripts/security/scan-secrets.sh || failures=$((failures + 1))  # gitleaks (history + tree) + SOPS check
 
 jest_run() { # jest_run NAME ARGS...: one jest invocation with its machine-readable result kept
   local name="$1"; shift

@@ -48,6 +48,13 @@ describe("stack configuration", () => {
     expect(c.argocd.enabled).toBe(false);
   });
 
+  it("treats an empty value (Pulumi.yaml's default for optional keys) as the documented default", () => {
+    const c = read({ evidenceDir: "", argocdManifestsDir: "", argocdMode: "" });
+    expect(path.basename(c.evidenceDir)).toBe("evidence");
+    expect(c.argocd.mode).toBe("helm");
+    expect(c.argocd.manifestsDir).toMatch(/argocd-\d+\.\d+\.\d+\/manifests$/);
+  });
+
   it("keeps the platform's converge order whatever order domains are listed in", () => {
     expect(read({ domains: '["postgresql","base"]' }).domains).toEqual(["base", "postgresql"]);
   });
