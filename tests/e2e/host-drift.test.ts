@@ -50,7 +50,7 @@ describe("host drift is reported per domain, and a replay remediates it", () => 
     ["an edited config file", "ssh", "sed -i 's/^MaxAuthTries.*/MaxAuthTries 10/' /etc/ssh/sshd_config && grep -q '^MaxAuthTries 10' /etc/ssh/sshd_config"],
     ["a stopped service", "postgresql", "systemctl stop postgresql@15-main && ! systemctl is-active -q postgresql@15-main"],
     // A package only the base domain installs (curl is also a k3s prerequisite: removing it is drift in both).
-    ["a removed package", "base", "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q unattended-upgrades >/dev/null && ! dpkg -s unattended-upgrades >/dev/null 2>&1"],
+    ["a removed package", "base", "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q unattended-upgrades >/dev/null && ! dpkg -l unattended-upgrades | grep -q '^ii'"],
   ])("reports %s against the %s domain only, then is clean after the replay", async (what, domain, change) => {
     const made = onVps(change);
     expect({ change: what, status: made.status, err: made.stderr }).toMatchObject({ status: 0 });
