@@ -14,5 +14,8 @@ log "deploy $stack, correlation id $PLATFORM_CORRELATION_ID"
 bash "$PLATFORM_ROOT/scripts/setup.sh"
 if [ "$stack" = lab ]; then
   bash "$PLATFORM_ROOT/scripts/lab/up.sh"
+  # Argo CD in the lab reads gitops/ from the lab's Git server: publish this checkout's HEAD as
+  # its main branch (in prod, Argo CD reads the real remote that CI merges to).
+  bash "$PLATFORM_ROOT/scripts/lab/git-server.sh" push HEAD
 fi
 exec bash "$PLATFORM_ROOT/scripts/pulumi.sh" "$stack" up --yes --skip-preview "$@"

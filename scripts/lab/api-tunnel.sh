@@ -3,9 +3,11 @@
 # production), the host is no VPN peer, and the ssh role forbids TCP forwarding (ssh -L):
 # so the host listens on 127.0.0.1:$LAB_API_PORT (default 6443) and relays each connection over
 # an SSH *session* (root, the lab key, the pinned host key) to the VPS's 127.0.0.1:6443 (bash's
-# /dev/tcp on the VPS). kubectl uses the admin kubeconfig K3s's path holds
-# (/etc/rancher/k3s/k3s.yaml), copied to $PLATFORM_LAB_DIR/kubeconfig with that server address.
-# Usage: api-tunnel.sh start | stop | status     (start also (re)writes the kubeconfig and prints its path)
+# /dev/tcp on the VPS). The relay needs no API yet (each connection is relayed when it comes),
+# so up.sh starts it with the lab. kubectl uses $PLATFORM_LAB_DIR/kubeconfig: the operator's copy of
+# K3s's admin kubeconfig, which the k3s domain writes (k3s_kubeconfig_fetch_dest) with this relay as
+# its server.
+# Usage: api-tunnel.sh start | stop | status     (start prints the kubeconfig's path)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -15,18 +17,10 @@ KUBECONFIG_FILE="$LAB_DIR/kubeconfig"
 
 answers() { timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$API_PORT" 2>/dev/null; }
 
-write_kubeconfig() {
-  local tmp="$KUBECONFIG_FILE.tmp"
-  ( umask 077; lab_ssh cat /etc/rancher/k3s/k3s.yaml > "$tmp" ) || { rm -f "$tmp"; die "cannot read /etc/rancher/k3s/k3s.yaml on the VPS (is the k3s domain converged?)"; }
-  # K3s writes https://127.0.0.1:6443; the tunnel's local end is 127.0.0.1:$API_PORT (in the certificate).
-  sed -i "s|server: https://127.0.0.1:6443|server: https://127.0.0.1:$API_PORT|" "$tmp"
-  mv "$tmp" "$KUBECONFIG_FILE"
-}
-
 start() {
   local pid
   if pid="$(lab_pidfile_alive "$TUNNEL_PIDFILE")" && answers; then
-    write_kubeconfig; log "API tunnel already up (pid $pid): 127.0.0.1:$API_PORT"; echo "$KUBECONFIG_FILE"; return 0
+    log "API tunnel already up (pid $pid): 127.0.0.1:$API_PORT"; echo "$KUBECONFIG_FILE"; return 0
   fi
   if answers; then die "127.0.0.1:$API_PORT is taken by something else: choose another LAB_API_PORT"; fi
   lab_ssh_answers || die "the lab VPS does not answer SSH: scripts/lab/up.sh"
@@ -68,7 +62,7 @@ PY
   local i
   for (( i = 0; i < 50; i++ )); do   # bounded: 10 s
     lab_pidfile_alive "$TUNNEL_PIDFILE" >/dev/null || { tail -n 5 "$LAB_LOGS/api-tunnel.log" >&2; die "the API relay exited (log: $LAB_LOGS/api-tunnel.log)"; }
-    if answers; then write_kubeconfig; log "API relay up (pid $pid): 127.0.0.1:$API_PORT -> ssh $LAB_VPS_ADDR -> 127.0.0.1:6443"; echo "$KUBECONFIG_FILE"; return 0; fi
+    if answers; then log "API relay up (pid $pid): 127.0.0.1:$API_PORT -> ssh $LAB_VPS_ADDR -> 127.0.0.1:6443"; echo "$KUBECONFIG_FILE"; return 0; fi
     sleep 0.2
   done
   kill -TERM "$pid" 2>/dev/null || true
@@ -99,6 +93,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) die "usage: api-tunnel.sh start|stop|status" ;;
 esac

@@ -43,6 +43,8 @@ if pid="$(lab_pidfile_alive "$LAB_PIDFILE")"; then
   if lab_ssh_answers; then
     write_ssh_config
     [ -s "$LAB_DIR/secrets.sops.yaml" ] || bash "$LAB_SCRIPTS/secrets.sh"
+    bash "$LAB_SCRIPTS/git-server.sh" start
+    bash "$LAB_SCRIPTS/api-tunnel.sh" start >/dev/null
     log "lab already up: $LAB_VPS_HOSTNAME at $LAB_VPS_ADDR (pid $pid), checked in $(elapsed)"
     exit 0
   fi
@@ -153,7 +155,9 @@ case "$state" in
 esac
 log "  systemd $state after $(( $(date +%s) - t_boot ))s"
 
-# The Git server Argo CD pulls from (on the bridge, so only after the network is up).
+# The Git server Argo CD pulls from (on the bridge, so only after the network is up), and the
+# relay to the VPS's API (the operator's stand-in for the VPN; the API comes with the k3s domain).
 bash "$LAB_SCRIPTS/git-server.sh" start
+bash "$LAB_SCRIPTS/api-tunnel.sh" start >/dev/null
 
 log "lab up in $(elapsed): ssh with scripts/lab/ssh.sh (root@$LAB_VPS_ADDR), stop with scripts/lab/down.sh"
