@@ -2,8 +2,14 @@
 # Generate the lab's own secrets, once per lab: an age key and a SOPS-encrypted YAML of random
 # values, in $PLATFORM_LAB_DIR. Kept across up/down; only `down.sh --purge` removes them.
 # Never prints a secret value. Usage: secrets.sh
+# The keys and how their values are made are scripts/lib/secret-keys.sh's (shared with
+# scripts/secrets.sh, which manages the file afterwards: rotate, recipients, check).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=../lib/secret-keys.sh
+. "$PLATFORM_ROOT/scripts/lib/secret-keys.sh"
+# shellcheck source=../lib/correlation.sh
+. "$PLATFORM_ROOT/scripts/lib/correlation.sh"
 
 age_key="$LAB_DIR/age.key"
 secrets="$LAB_DIR/secrets.sops.yaml"
@@ -31,26 +37,26 @@ sops_config="$LAB_DIR/.sops-empty.yaml"
 if [ -s "$secrets" ]; then
   log "lab secrets: kept ($secrets)"
 else
-  # A WireGuard private key is 32 random bytes, base64: wg genkey also clamps them (Curve25519).
-  if command -v wg >/dev/null 2>&1; then wg_key="$(wg genkey)"; else wg_key="$(head -c 32 /dev/urandom | base64 -w0)"; fi
-  # Alphanumeric only, so the values need no quoting anywhere (YAML, libpq, shell).
-  pg_password="$(head -c 64 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | cut -c1-32)"
-  k3s_token="$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
   # The plain text goes through a pipe, never to disk. --age on the command line means no
   # .sops.yaml creation rule is needed (rules match the input path, and stdin has none);
   # --config points at an empty file so a repository .sops.yaml cannot interfere either.
-  printf 'secret_postgresql_app_password: "%s"\nsecret_wireguard_server_private_key: "%s"\nsecret_k3s_token: "%s"\n' \
-    "$pg_password" "$wg_key" "$k3s_token" \
+  secrets_fresh_yaml "${PLATFORM_SECRET_KEYS[@]}" \
     | "$SOPS" --config "$sops_config" --encrypt --age "$recipient" \
         --input-type yaml --output-type yaml /dev/stdin > "$secrets.tmp"
   mv "$secrets.tmp" "$secrets"
-  # The public half is not secret; tests that act as WireGuard clients need it.
-  if command -v wg >/dev/null 2>&1; then printf '%s\n' "$wg_key" | wg pubkey > "$wg_pub"; chmod 0644 "$wg_pub"; fi
-  unset pg_password wg_key k3s_token
+  # The public half is not secret; tests that act as WireGuard clients need it. The private key
+  # goes from sops to wg through a pipe.
+  if command -v wg >/dev/null 2>&1; then
+    SOPS_AGE_KEY_FILE="$age_key" "$SOPS" --config "$sops_config" --decrypt \
+      --extract '["secret_wireguard_server_private_key"]' "$secrets" | wg pubkey > "$wg_pub"
+    chmod 0644 "$wg_pub"
+  fi
+  audit_record lab secrets-init succeeded "$(correlation_id)" "file=$secrets" \
+    "keys=$(IFS=,; echo "${PLATFORM_SECRET_KEYS[*]}")" "recipients=$recipient" "by=scripts/lab/secrets.sh"
   log "lab secrets generated: $secrets (age recipient $recipient)"
 fi
 
-# Check that the lab key decrypts all three values, without showing any of them.
+# Check that the lab key decrypts every required value, without showing any of them.
 n="$(SOPS_AGE_KEY_FILE="$age_key" "$SOPS" --config "$sops_config" --decrypt "$secrets" \
-      | grep -cE '^secret_(postgresql_app_password|wireguard_server_private_key|k3s_token): ..')" || true
-[ "$n" = 3 ] || die "$secrets does not decrypt to the 3 expected values with $age_key"
+      | grep -cE "^($(IFS='|'; echo "${PLATFORM_SECRET_KEYS[*]}")): ..")" || true
+[ "$n" = "${#PLATFORM_SECRET_KEYS[@]}" ] || die "$secrets does not decrypt to the ${#PLATFORM_SECRET_KEYS[@]} expected values with $age_key"
