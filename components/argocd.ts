@@ -106,6 +106,31 @@ export function defaultProjectSpec(namespace: string) {
   };
 }
 
+/** Name of the AppProject every child app of gitops/apps belongs to. */
+export const APPS_PROJECT = "platform";
+
+/**
+ * The `platform` AppProject of the child apps: only the GitOps repository as source, only
+ * Namespaces as cluster-scoped objects, and orphaned-resource monitoring on, so an object made by
+ * hand in an app's namespace is reported (condition OrphanedResourceWarning; scripts/drift.sh
+ * lists it) and never deleted. The root app stays in `default`: its namespace is Argo CD's own,
+ * full of objects that Pulumi (not Git) manages, which would all count as orphans.
+ */
+export function appsProjectSpec(namespace: string, repoURL: string) {
+  return {
+    apiVersion: "argoproj.io/v1alpha1",
+    kind: "AppProject",
+    metadata: { name: APPS_PROJECT, namespace },
+    spec: {
+      description: "Child apps of the App-of-Apps (gitops/apps)",
+      sourceRepos: [repoURL],
+      destinations: [{ server: "https://kubernetes.default.svc", namespace: "*" }],
+      clusterResourceWhitelist: [{ group: "", kind: "Namespace" }],
+      orphanedResources: { warn: true },
+    },
+  };
+}
+
 export class ArgoCd extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
   public readonly rootApplication: pulumi.Resource;
@@ -138,7 +163,8 @@ export class ArgoCd extends pulumi.ComponentResource {
         },
         childOpts,
       );
-      this.rootApplication = new k8s.apiextensions.CustomResource(`${name}-root-app`, root, { ...childOpts, dependsOn: [release] });
+      const project = new k8s.apiextensions.CustomResource(`${name}-apps-project`, appsProjectSpec(namespace, args.gitopsRepoUrl), { ...childOpts, dependsOn: [release] });
+      this.rootApplication = new k8s.apiextensions.CustomResource(`${name}-root-app`, root, { ...childOpts, dependsOn: [project] });
       this.namespace = ns.metadata.name;
     } else {
       if (!args.kubeconfig || !args.manifestsDir) throw new Error("ArgoCd mode 'manifests' needs a kubeconfig and a manifestsDir");
@@ -154,7 +180,8 @@ export class ArgoCd extends pulumi.ComponentResource {
         { parent: this, dependsOn: [ns] },
       );
       const project = inline(`${name}-default-project`, defaultProjectSpec(namespace), [release]);
-      this.rootApplication = inline(`${name}-root-app`, root, [project]);
+      const appsProject = inline(`${name}-apps-project`, appsProjectSpec(namespace, args.gitopsRepoUrl), [release]);
+      this.rootApplication = inline(`${name}-root-app`, root, [project, appsProject]);
       this.namespace = pulumi.output(namespace);
     }
     this.registerOutputs({ namespace: this.namespace });

@@ -15,7 +15,7 @@ jest.mock("../../components/kubectlApply", () => {
   return { KubectlApply };
 });
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { ArgoCd } = require("../../components/argocd") as typeof import("../../components/argocd");
+const { ArgoCd, APPS_PROJECT, appsProjectSpec } = require("../../components/argocd") as typeof import("../../components/argocd");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { pinnedVersion } = require("../../lib/versions") as typeof import("../../lib/versions");
 
@@ -85,7 +85,7 @@ describe("ArgoCd component, air-gapped path (release manifests)", () => {
   });
 
   it("applies the namespace, the release's install.yaml, the default project and the root app, with no Helm and no provider plugin", () => {
-    expect(applied().map((r) => r.name)).toEqual(["lab-ns", "lab-install", "lab-default-project", "lab-root-app"]);
+    expect(applied().map((r) => r.name)).toEqual(["lab-ns", "lab-install", "lab-default-project", "lab-apps-project", "lab-root-app"]);
     expect(registered.some((r) => r.name.startsWith("lab-") && r.type.startsWith("kubernetes:"))).toBe(false);
     const install = applied().find((r) => r.name === "lab-install")!.inputs as { files: string[]; namespace: string; contentHash: string };
     expect(install.files).toEqual([path.join(dir, "install.yaml")]);
@@ -98,6 +98,20 @@ describe("ArgoCd component, air-gapped path (release manifests)", () => {
     expect(manifest).toContain("repoURL: git://10.213.0.1:9418/platform.git");
     expect(manifest).toContain("resources-finalizer.argocd.argoproj.io");
     expect(manifest).toContain("include: \"*/application.jsonnet\"");
+  });
+
+  it("puts the child apps in a project that reads only the GitOps repository and reports orphaned objects", () => {
+    const manifest = (applied().find((r) => r.name === "lab-apps-project")!.inputs as { manifest: string }).manifest;
+    const spec = appsProjectSpec("argocd", "git://10.213.0.1:9418/platform.git");
+    expect(spec.metadata.name).toBe(APPS_PROJECT);
+    expect(spec.spec.sourceRepos).toEqual(["git://10.213.0.1:9418/platform.git"]);
+    expect(spec.spec.orphanedResources).toEqual({ warn: true });
+    expect(spec.spec.clusterResourceWhitelist).toEqual([{ group: "", kind: "Namespace" }]);
+    expect(manifest).toContain("warn: true");
+    // Every child app of gitops/apps names that project.
+    for (const app of fs.readdirSync("gitops/apps")) {
+      expect(`${app}: ${fs.readFileSync(path.join("gitops/apps", app, "application.jsonnet"), "utf8").match(/project: '([^']+)'/)?.[1]}`).toBe(`${app}: ${APPS_PROJECT}`);
+    }
   });
 
   it("refuses a manifests directory without install.yaml, naming the fix", () => {

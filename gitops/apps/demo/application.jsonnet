@@ -10,7 +10,7 @@
     labels: { 'platform.example/sync-policy': 'report-only' },
   },
   spec: {
-    project: 'default',
+    project: 'platform',
     source: {
       repoURL: std.extVar('repoURL'),
       targetRevision: std.extVar('revision'),

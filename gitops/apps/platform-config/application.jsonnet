@@ -9,7 +9,7 @@
     labels: { 'platform.example/sync-policy': 'self-heal' },
   },
   spec: {
-    project: 'default',
+    project: 'platform',
     source: {
       repoURL: std.extVar('repoURL'),
       targetRevision: std.extVar('revision'),

@@ -1,0 +1,102 @@
+// Issue 4 acceptance: the main command (scripts/deploy.sh) brings the lab up and `pulumi up`
+// installs Argo CD and the App-of-Apps on the lab's API; Argo CD (real controllers on the lab VPS)
+// syncs every child app from the lab's Git server; the stack is then a no-op; and a commit pushed
+// to the lab remote is applied by Argo CD with no manual step. Objects are checked against Git
+// itself (tests/support/gitops.ts), not against Argo CD's opinion. No pod runs in the lab: health
+// is asserted only for apps without workloads.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { appStatus, kubectl, kubectlJson, waitForApp } from "../support/cluster";
+import { saveEvidence } from "../support/evidence";
+import { childApps, compareAppWithGit } from "../support/gitops";
+import { labDir } from "../support/lab";
+import { repoRoot, run, runAsync } from "../support/tools";
+
+jest.setTimeout(30 * 60 * 1000);
+
+const labRemote = path.join(labDir, "git", "platform.git");
+const pulumiLab = (args: string[]) => runAsync("bash", [path.join(repoRoot, "scripts/pulumi.sh"), "lab", ...args], { timeoutMs: 20 * 60 * 1000 });
+const git = (args: string[], cwd = repoRoot) => run("git", args, { cwd, timeoutMs: 60_000 });
+const remoteMain = () => git(["--git-dir", labRemote, "rev-parse", "refs/heads/main"]).stdout.trim();
+
+describe("Argo CD on the lab, installed by `pulumi up` (the main command)", () => {
+  let head: string;
+
+  beforeAll(async () => {
+    // The README's main command, as an operator types it (setup and lab up are no-ops when done).
+    const t0 = Date.now();
+    const r = await runAsync("bash", [path.join(repoRoot, "scripts/deploy.sh")], { timeoutMs: 25 * 60 * 1000 });
+    saveEvidence("argocd-lab", "deploy.log", `${r.stdout}\n--- stderr ---\n${r.stderr}\n(exit ${r.status}, ${Date.now() - t0} ms)`);
+    if (r.status !== 0) throw new Error(`scripts/deploy.sh failed (exit ${r.status}):\n${r.stderr.slice(-3000)}`);
+    head = git(["rev-parse", "HEAD"]).stdout.trim();
+  });
+
+  it("publishes this checkout's HEAD on the lab's Git server", () => {
+    expect(remoteMain()).toBe(head);
+  });
+
+  it("lists the root app and every child app Synced; apps without workloads are Healthy", async () => {
+    const want = ["root", ...childApps()];
+    const statuses: Record<string, unknown> = {};
+    for (const app of want) statuses[app] = await waitForApp(app, { sync: "Synced", revision: head }, { timeoutMs: 180_000 });
+    // Health needs no pod for these: the root (Applications) and platform-config (namespace, ConfigMap, RBAC).
+    for (const app of ["root", "platform-config"]) statuses[app] = await waitForApp(app, { sync: "Synced", health: "Healthy" }, { timeoutMs: 120_000 });
+    const listed = kubectl(["get", "applications.argoproj.io", "-n", "argocd"]);
+    saveEvidence("argocd-lab", "applications.txt", `$ kubectl get applications -n argocd\n${listed.stdout}${listed.stderr}\n${JSON.stringify(statuses, null, 2)}`);
+    expect(listed.status).toBe(0);
+    const names = kubectlJson<{ items: { metadata: { name: string } }[] }>(["get", "applications.argoproj.io", "-n", "argocd"]).items.map((a) => a.metadata.name).sort();
+    expect(names).toEqual([...want].sort());
+    for (const app of want) expect(`${app} ${appStatus(app)?.sync}`).toBe(`${app} Synced`);
+  });
+
+  it("holds each child app's objects in the API with the content from Git", async () => {
+    const report: Record<string, Record<string, string[]>> = {};
+    for (const app of childApps()) {
+      await waitForApp(app, { sync: "Synced", revision: head }, { timeoutMs: 180_000 });
+      report[app] = compareAppWithGit(app, head);
+    }
+    saveEvidence("argocd-lab", "objects-vs-git.json", report);
+    for (const [app, objects] of Object.entries(report)) {
+      expect(Object.keys(objects).length).toBeGreaterThan(0);
+      for (const [obj, diffs] of Object.entries(objects)) expect(`${app} ${obj}: ${diffs.join("; ")}`).toBe(`${app} ${obj}: `);
+    }
+  });
+
+  it("previews no change right after up, and a second up is a no-op", async () => {
+    const preview = await pulumiLab(["preview", "--expect-no-changes"]);
+    const up = await pulumiLab(["up", "--yes", "--skip-preview"]);
+    saveEvidence("argocd-lab", "no-op.txt", `$ pulumi preview --expect-no-changes (exit ${preview.status})\n${preview.stdout}${preview.stderr}\n$ pulumi up (exit ${up.status})\n${up.stdout}${up.stderr}`);
+    expect(preview.status).toBe(0);
+    expect(up.status).toBe(0);
+    const summary = up.stdout.slice(up.stdout.lastIndexOf("Resources:"));
+    expect(summary).toMatch(/\d+ unchanged/);
+    expect(summary).not.toMatch(/created|updated|deleted|replaced/);
+  });
+
+  it("applies a commit pushed to the lab remote without any manual step", async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "platform-gitops-"));
+    const value = `changed by a commit at ${new Date().toISOString()}`;
+    try {
+      expect(git(["clone", "-q", labRemote, work]).status).toBe(0);
+      const file = path.join(work, "gitops/apps/demo/manifests/config.yaml");
+      fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(/greeting: .*/, `greeting: ${value}`));
+      const commit = ["-c", "user.name=platform-test", "-c", "user.email=platform-test@lab.invalid", "commit", "-qam", "demo: change the greeting (test)"];
+      expect(git(commit, work).status).toBe(0);
+      const sha = git(["rev-parse", "HEAD"], work).stdout.trim();
+      const t0 = Date.now();
+      expect(git(["push", "-q", "origin", "HEAD:refs/heads/main"], work).status).toBe(0);
+      const status = await waitForApp("demo", { sync: "Synced", revision: sha }, { timeoutMs: 180_000, intervalMs: 1000 });
+      const live = kubectlJson<{ data: Record<string, string> }>(["-n", "demo", "get", "configmap", "demo-config"]);
+      const appliedMs = Date.now() - t0;
+      saveEvidence("argocd-lab", "git-change.json", { commit: sha, value, status, liveData: live.data, pushToSyncedMs: appliedMs });
+      expect(live.data.greeting).toBe(value);
+    } finally {
+      // Back to this checkout's HEAD (force-push), and wait until Argo CD has applied it again.
+      run("bash", [path.join(repoRoot, "scripts/lab/git-server.sh"), "push", "HEAD"]);
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+    await waitForApp("demo", { sync: "Synced", revision: head }, { timeoutMs: 180_000 });
+    expect(compareAppWithGit("demo", head)).toEqual(Object.fromEntries(Object.keys(compareAppWithGit("demo", head)).map((k) => [k, []])));
+  });
+});
