@@ -66,6 +66,12 @@ else:
         "STACK_SSH_KEY": path("sshPrivateKeyPath"),
         "STACK_SECRETS_FILE": path("secretsFile"),
         "STACK_AGE_KEY_FILE": path("ageKeyFile"),
+        # The cluster and GitOps side (scripts/lib/cluster-env.sh); empty when Argo CD is off.
+        "STACK_ARGOCD_ENABLED": str(cfg.get("argocdEnabled") or "false").lower(),
+        "STACK_KUBECONFIG": path("kubeconfigPath") if cfg.get("kubeconfigPath") else "",
+        "STACK_GITOPS_REPO_URL": cfg.get("gitopsRepoUrl") or "",
+        "STACK_GITOPS_REVISION": cfg.get("gitopsRevision") or "main",
+        "STACK_GITOPS_PATH": cfg.get("gitopsPath") or "gitops",
     }
 for k, v in out.items():
     print(f"{k}={shlex.quote(v)}")

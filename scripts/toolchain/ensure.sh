@@ -61,8 +61,15 @@ for t in "${tools[@]}"; do
       # "ambient plugin" warning), unless the operator brought their own CLI.
       cli_dir="$(tool_dir pulumi "$PULUMI_VERSION")"
       if [ -d "$cli_dir" ]; then
-        ln -sfn "$(tool_dir langhost "$lh_version")/pulumi-language-nodejs" "$cli_dir/pulumi-language-nodejs"
-        install -m 0755 "$PLATFORM_ROOT/toolchain/pulumi-resource-pulumi-nodejs" "$cli_dir/"
+        # Only when they differ, and atomically (rename): several commands may run this at once.
+        lh_target="$(tool_dir langhost "$lh_version")/pulumi-language-nodejs"
+        if [ "$(readlink "$cli_dir/pulumi-language-nodejs" 2>/dev/null)" != "$lh_target" ]; then
+          ln -sfn "$lh_target" "$cli_dir/.pulumi-language-nodejs.$$" && mv -fT "$cli_dir/.pulumi-language-nodejs.$$" "$cli_dir/pulumi-language-nodejs"
+        fi
+        shim="$PLATFORM_ROOT/toolchain/pulumi-resource-pulumi-nodejs"
+        if ! cmp -s "$shim" "$cli_dir/pulumi-resource-pulumi-nodejs"; then
+          install -m 0755 "$shim" "$cli_dir/.pulumi-resource-pulumi-nodejs.$$" && mv -f "$cli_dir/.pulumi-resource-pulumi-nodejs.$$" "$cli_dir/pulumi-resource-pulumi-nodejs"
+        fi
       fi ;;
     sops)     build_into sops "$SOPS_VERSION" sops bash "$here/build-go-install.sh" github.com/getsops/sops/v3/cmd/sops "v$SOPS_VERSION" ;;
     gitleaks) build_into gitleaks "$GITLEAKS_VERSION" gitleaks bash "$here/build-go-install.sh" github.com/zricethezav/gitleaks/v8 "v$GITLEAKS_VERSION" ;;
