@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What happened, by correlation id: joins the audit log, Git (commits with a Correlation-Id
-# trailer), the Pulumi stack history (update messages) and the evidence folder.
+# trailer), the Pulumi stack history (update messages), Argo CD (sync operations and app history
+# whose initiator carries the id) and the evidence folder.
 #   scripts/audit.sh recent [STACK] [N]     the last N operator actions (default lab, 20)
 #   scripts/audit.sh show ID [STACK]        everything recorded under correlation id ID
 # Read-only. Exit 0 when something was found, 1 when nothing carries the id.
@@ -33,13 +34,23 @@ PY
     echo "== audit log ($(audit_log_path "$stack"))"
     if grep -F "\"correlationId\": \"$id\"" "$(audit_log_path "$stack")" 2>/dev/null; then found=1; else echo "  (none)"; fi
     echo "== git commits with Correlation-Id: $id"
-    if git -C "$PLATFORM_ROOT" log --all --format='%H %ad %an: %s' --date=iso-strict --grep="Correlation-Id: $id" | grep .; then found=1; else echo "  (none)"; fi
+    # This checkout, and for the lab the Git server Argo CD reads (rollbacks push there).
+    gitdirs=("$PLATFORM_ROOT/.git"); [ "$stack" != lab ] || gitdirs+=("${PLATFORM_LAB_DIR:-$PLATFORM_ROOT/.lab}/git/platform.git")
+    commits="$(for gd in "${gitdirs[@]}"; do [ -d "$gd" ] && git --git-dir "$gd" log --all --format='%H %ad %an: %s' --date=iso-strict --grep="Correlation-Id: $id" 2>/dev/null; done | sort -u)"
+    if [ -n "$commits" ]; then printf '%s\n' "$commits"; found=1; else echo "  (none)"; fi
     echo "== pulumi stack history ($stack)"
     pulumi_env "$stack" >/dev/null 2>&1 || true
     if hist="$(pulumi stack history --json "${PULUMI_STACK_ARGS[@]}" 2>/dev/null)"; then
       if printf '%s' "$hist" | python3 "$PLATFORM_ROOT/scripts/lib/history_grep.py" "$id"; then found=1; else echo "  (none)"; fi
     else
       echo "  (stack history not available for $stack)"
+    fi
+    echo "== argo cd sync operations and history ($stack)"
+    if argo="$( . "$PLATFORM_ROOT/scripts/lib/cluster-env.sh"; cluster_env "$stack" >/dev/null 2>&1 \
+                && kubectl -n "${ARGOCD_NAMESPACE:-argocd}" get applications.argoproj.io -o json 2>/dev/null)"; then
+      if printf '%s' "$argo" | python3 "$PLATFORM_ROOT/scripts/lib/argocd_history_grep.py" "$id"; then found=1; else echo "  (none)"; fi
+    else
+      echo "  (Argo CD not reachable for $stack)"
     fi
     echo "== evidence"
     ev="${PLATFORM_EVIDENCE_DIR:-$PLATFORM_ROOT/evidence}"

@@ -194,6 +194,7 @@ def report_app(a):
         "health": st.get("health", {}).get("status", "Unknown"),
         "revision": st.get("sync", {}).get("revision"),
         "targetRevision": (a["spec"].get("source") or {}).get("targetRevision"),
+        "repoURL": (a["spec"].get("source") or {}).get("repoURL"),
         "policy": "self-heal" if policy.get("selfHeal") else ("auto-sync, report drift" if policy else "manual"),
         "lastOperation": {k: (st.get("operationState") or {}).get(k) for k in ("phase", "startedAt", "finishedAt", "message")},
         "outOfSync": out_of_sync,
@@ -236,6 +237,13 @@ def cmd_sync(name, revision, cid, reason):
             time.sleep(1)
         else:
             raise Failure(f"{name}: another sync operation is still running after 120s")
+    # A hard refresh first: the controller re-reads Git without its revision cache, so the branch
+    # resolves to what it points at now. Without it, the next automated sync could compare with a
+    # cached (older, possibly the bad) revision and apply it again right after ours.
+    kubectl("-n", NAMESPACE, "annotate", "--overwrite", "applications.argoproj.io", name, "argocd.argoproj.io/refresh=hard")
+    deadline = time.time() + 60
+    while time.time() < deadline and "argocd.argoproj.io/refresh" in (app(name)["metadata"].get("annotations") or {}):
+        time.sleep(0.5)  # the controller removes the annotation once it has refreshed
     patch = {
         "operation": {
             "initiatedBy": {"username": f"platform-operator (Correlation-Id: {cid})"},
