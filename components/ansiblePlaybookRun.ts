@@ -24,7 +24,7 @@ export interface AnsiblePlaybookRunInputs {
   inventory: string;
   /** Inventory hostname to limit the run to. */
   host: string;
-  /** Address of the host (recorded, and part of the trigger). */
+  /** Address of the host: Ansible connects there (passed as ansible_host); recorded, and part of the trigger. */
   hostAddress: string;
   sshPrivateKeyPath: string;
   secretsFile: string;
@@ -78,6 +78,9 @@ function runPlaybook(inputs: AnsiblePlaybookRunInputs, checkMode: boolean): RunS
     abs(inputs.playbook),
     "--tags", inputs.domain,
     "--limit", inputs.host,
+    // The stack's address wins over the inventory's (lib/config.ts checks they agree unless
+    // platform:hostAddressOverridesInventory): a second lab at another address is converged there.
+    "-e", `ansible_host=${inputs.hostAddress}`,
     "--private-key", abs(inputs.sshPrivateKeyPath),
     "-e", `platform_secrets_file=${abs(inputs.secretsFile)}`,
     "-e", `platform_correlation_id=${correlationId}`,

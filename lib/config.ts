@@ -33,8 +33,10 @@ export interface PlatformConfig {
   inventory: string;
   /** Inventory hostname of the VPS. */
   host: string;
-  /** Address of the VPS; must equal the inventory's ansible_host. */
+  /** Address of the VPS, what Ansible connects to; must equal the inventory's ansible_host unless hostAddressOverridesInventory. */
   hostAddress: string;
+  /** hostAddress may differ from the inventory's ansible_host (an isolated second lab: docs/runbooks/lab.md). */
+  hostAddressOverridesInventory: boolean;
   sshPrivateKeyPath: string;
   domains: Domain[];
   /** SOPS-encrypted secrets file given to Ansible (community.sops) and hashed per domain. */
@@ -104,7 +106,8 @@ export function readPlatformConfig(cfg: ConfigSource, root: string): PlatformCon
   const domains = readDomains(cfg.get("domains"));
   const inventory = existing("inventory", "directory", "infra/ansible/inventories/lab");
   const host = str("host");
-  checkInventoryHost(inventory, host, hostAddress);
+  const hostAddressOverridesInventory = bool("hostAddressOverridesInventory", false);
+  checkInventoryHost(inventory, host, hostAddressOverridesInventory ? undefined : hostAddress);
 
   const argocdMode = str("argocdMode", "helm");
   if (argocdMode !== "helm" && argocdMode !== "manifests") {
@@ -117,6 +120,7 @@ export function readPlatformConfig(cfg: ConfigSource, root: string): PlatformCon
     inventory,
     host,
     hostAddress,
+    hostAddressOverridesInventory,
     sshPrivateKeyPath: existing("sshPrivateKeyPath", "file"),
     domains,
     secretsFile: existing("secretsFile", "file"),
@@ -166,8 +170,12 @@ function readDomains(raw: string | undefined): Domain[] {
   return ALL_DOMAINS.filter((d) => seen.has(d));
 }
 
-/** The inventory must know the host, at the address the stack expects (a stack pointed at the wrong inventory is caught here). */
-function checkInventoryHost(inventory: string, host: string, hostAddress: string): void {
+/**
+ * The inventory must know the host, at the address the stack expects (a stack pointed at the wrong
+ * inventory is caught here). Without `hostAddress` (platform:hostAddressOverridesInventory), only the
+ * host is checked: Ansible is given the stack's hostAddress as ansible_host anyway.
+ */
+function checkInventoryHost(inventory: string, host: string, hostAddress: string | undefined): void {
   const file = ["hosts.yml", "hosts.yaml"].map((f) => path.join(inventory, f)).find((f) => fs.existsSync(f));
   if (!file) throw new ConfigError("inventory", `no hosts.yml in ${inventory}`);
   const hosts = new Map<string, Record<string, unknown>>();
@@ -182,7 +190,10 @@ function checkInventoryHost(inventory: string, host: string, hostAddress: string
   const vars = hosts.get(host);
   if (!vars) throw new ConfigError("host", `'${host}' is not in ${path.relative(process.cwd(), file)} (hosts there: ${[...hosts.keys()].join(", ") || "none"})`);
   const invAddress = (vars["ansible_host"] as string | undefined) ?? host;
-  if (invAddress !== hostAddress) {
-    throw new ConfigError("hostAddress", `'${hostAddress}' differs from the inventory's ansible_host '${invAddress}' for ${host}`);
+  if (hostAddress !== undefined && invAddress !== hostAddress) {
+    throw new ConfigError(
+      "hostAddress",
+      `'${hostAddress}' differs from the inventory's ansible_host '${invAddress}' for ${host} (a second lab at another address sets platform:hostAddressOverridesInventory: docs/runbooks/lab.md)`,
+    );
   }
 }

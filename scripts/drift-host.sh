@@ -28,6 +28,7 @@ rc=0
   ANSIBLE_CONFIG="$PLATFORM_ROOT/infra/ansible/ansible.cfg" PLATFORM_EVIDENCE_DIR="$run_dir" \
   PLATFORM_CORRELATION_ID="$cid" SOPS_AGE_KEY_FILE="$STACK_AGE_KEY_FILE" \
   ansible-playbook -i "$STACK_INVENTORY" site.yml --check --diff --tags "$tags" --limit "$STACK_HOST" \
+    -e "ansible_host=$STACK_HOST_ADDRESS" \
     --private-key "$STACK_SSH_KEY" -e "platform_secrets_file=$STACK_SECRETS_FILE" \
     -e "platform_correlation_id=$cid") > "$run_dir/ansible-check.log" 2>&1 || rc=$?
 record="$(ls "$run_dir"/ansible-*.json 2>/dev/null | head -1 || true)"

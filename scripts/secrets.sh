@@ -132,7 +132,7 @@ sops_err() {
 my_pubs=()
 require_key() {
   [ -e "$key_file" ] || fail "missing age key: $key_file does not exist ($key_source)"
-  grep -q '^AGE-SECRET-KEY-1' "$key_file" 2>/dev/null || fail "missing age key: $key_file holds no age private key (AGE-SECRET-KEY-1...; $key_source)"
+  grep -q '^AGE-SECRET-KEY-[1]' "$key_file" 2>/dev/null || fail "missing age key: $key_file holds no age private key (a line AGE-SECRET-KEY-…; $key_source)"
   mapfile -t my_pubs < <(age-keygen -y "$key_file" 2>/dev/null) || true
   [ ${#my_pubs[@]} -gt 0 ] || fail "missing age key: $key_file cannot be read as an age key file ($key_source)"
 }

@@ -94,26 +94,7 @@ describe("Pulumi on the lab stack (real engine, real Ansible, lab VPS)", () => {
     }
   });
 
-  it.each([
-    ["a malformed address", "platform:hostAddress: 10.213.0.10", "platform:hostAddress: 10.213.0.999", "platform:hostAddress: '10.213.0.999' is not an IPv4/IPv6 address or a DNS name"],
-    ["an unknown domain", "platform:environment: lab", "platform:environment: lab\n  platform:domains: [base, dns]", "platform:domains: unknown domain 'dns'"],
-    ["a missing SSH key", "platform:sshPrivateKeyPath: .lab/ssh/id_ed25519", "platform:sshPrivateKeyPath: .lab/ssh/nope", "platform:sshPrivateKeyPath: file not found: .lab/ssh/nope"],
-  ])("fails the preview on %s with an error naming the key, and changes nothing", async (_what, from, to, message) => {
-    const copy = projectCopy();
-    try {
-      const file = path.join(copy, "Pulumi.lab.yaml");
-      fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(from, to));
-      const p = await pulumiLab(["preview"], copy);
-      saveEvidence("pulumi-lab", `bad-config-${_what.replace(/\W+/g, "-")}.txt`, p.stdout + p.stderr);
-      expect(p.status).not.toBe(0);
-      expect(p.status).not.toBe(7);
-      expect(p.stdout + p.stderr).toContain(message);
-    } finally {
-      fs.rmSync(copy, { recursive: true, force: true });
-    }
-    const gate = await pulumiLab(["preview", "--expect-no-changes"]);
-    expect(gate.status).toBe(0);
-  });
+  // Bad config (malformed address, unknown domain, missing key, ...): tests/e2e/bad-input.test.ts, the catalogue.
 
   it("sees host drift through a read-only refresh, and up --refresh remediates it", async () => {
     expect(onVps("systemctl stop postgresql@15-main").status).toBe(0);

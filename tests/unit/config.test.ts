@@ -82,6 +82,15 @@ describe("stack configuration", () => {
     expect(e.message).toContain(text);
   });
 
+  it("accepts a hostAddress other than the inventory's with hostAddressOverridesInventory (an isolated lab), still checking the host", () => {
+    const c = read({ hostAddress: "10.0.0.6", hostAddressOverridesInventory: "true" });
+    expect(c.hostAddress).toBe("10.0.0.6");
+    expect(c.hostAddressOverridesInventory).toBe(true);
+    expect(read({}).hostAddressOverridesInventory).toBe(false);
+    expect(errorOf({ hostAddress: "10.0.0.6", hostAddressOverridesInventory: "true", host: "other" }).key).toBe("host");
+    expect(errorOf({ hostAddressOverridesInventory: "maybe" }).key).toBe("hostAddressOverridesInventory");
+  });
+
   it("recognises addresses and DNS names", () => {
     expect(isAddressOrHostname("203.0.113.10")).toBe(true);
     expect(isAddressOrHostname("2001:db8::1")).toBe(true);

@@ -1,0 +1,29 @@
+import { sopsFailure, secretsHash } from "../../lib/secrets";
+
+// sops's own messages (v3.13) for each way a secrets file goes wrong. One of them quotes a value
+// edited in clear: the program's error must name the problem, never repeat that value.
+describe("sops failures name the key at fault and quote no value", () => {
+  it.each([
+    ["MAC mismatch. File has 2B4E, computed 4197", "secretsFile", "edited without sops: MAC mismatch"],
+    ["Error decrypting tree: Error walking tree: Could not decrypt value: Input string hunter2 does not match sops' data format", "secretsFile", "a value is not encrypted"],
+    ["Error decrypting tree: Error walking tree: Could not decrypt value: Could not decrypt with AES_GCM: cipher: message authentication failed", "secretsFile", "ciphertext does not authenticate"],
+    ["Failed to get the data key required to decrypt the SOPS file.\n\nGroup 0: FAILED\n  age1xyz: FAILED", "ageKeyFile", "not one of the file's recipients"],
+    ["something new", "secretsFile", "sops cannot decrypt s.yaml (exit 2)"],
+  ])("%s", (stderr, key, text) => {
+    const e = sopsFailure("s.yaml", "k.key", 2, stderr);
+    expect(e.key).toBe(key);
+    expect(e.message).toContain(`platform:${key}:`);
+    expect(e.message).toContain(text);
+    expect(e.message).not.toContain("hunter2");
+  });
+
+  it("says when sops is missing", () => {
+    expect(sopsFailure("s.yaml", "k.key", "ENOENT", "").message).toContain("`sops` is not on PATH");
+  });
+
+  it("hashes only the values a domain consumes", () => {
+    const s = { secret_a_1: "x", secret_b_1: "y" };
+    expect(secretsHash(s, ["secret_a_"])).toBe(secretsHash({ ...s, secret_b_1: "z" }, ["secret_a_"]));
+    expect(secretsHash(s, ["secret_a_"])).not.toBe(secretsHash({ ...s, secret_a_1: "z" }, ["secret_a_"]));
+  });
+});
