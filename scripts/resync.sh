@@ -28,7 +28,7 @@ mkdir -p "$work"
 fail() { audit_record "$stack" resync failed "$cid" "error=$1" "apps=${apps[*]:-}"; die "$1"; }
 
 apps=("$@")
-cluster_env "$stack" > /dev/null
+cluster_env "$stack" > /dev/null 2> "$work/cluster-env.err" || fail "$(tail -1 "$work/cluster-env.err" | sed 's/^error: //')"
 apps_py() { "$PLATFORM_PY" "$PLATFORM_ROOT/scripts/lib/argocd_apps.py" "$@"; }
 rc=0; apps_py report "${apps[@]}" > "$work/before.json" 2> "$work/before.err" || rc=$?
 [ "$rc" -ne 1 ] || fail "$(tail -1 "$work/before.err")"
