@@ -50,7 +50,7 @@ export interface ArgoCdConfig {
   enabled: boolean;
   /** "helm": the upstream chart through Helm (prod); "manifests": the release's install manifests from a local path (air-gapped, the lab). */
   mode: "helm" | "manifests";
-  /** Admin kubeconfig, absolute. It may not exist yet at preview: the k3s domain fetches it during the same `up`. */
+  /** Admin kubeconfig: absolute, ~/..., or relative to the project root (kept relative). It may not exist yet at preview: the k3s domain writes it during the same `up`. */
   kubeconfigPath?: string;
   /** Directory with the Argo CD release's install.yaml (mode "manifests"). */
   manifestsDir: string;
@@ -129,7 +129,9 @@ export function readPlatformConfig(cfg: ConfigSource, root: string): PlatformCon
     argocd: {
       enabled: argocdEnabled,
       mode: argocdMode,
-      kubeconfigPath: argocdEnabled ? expandPath(str("kubeconfigPath"), root) : undefined,
+      // Kept relative to the project root when given so (the program runs there): the path is stored
+      // in the state, and two checkouts of the project must not look like a change of cluster.
+      kubeconfigPath: argocdEnabled ? homePath(str("kubeconfigPath")) : undefined,
       manifestsDir: expandPath(str("argocdManifestsDir", defaultArgoCdManifests()), root),
       gitopsRepoUrl: argocdEnabled ? str("gitopsRepoUrl") : cfg.get("gitopsRepoUrl"),
       gitopsRevision: str("gitopsRevision", "main"),
@@ -139,6 +141,10 @@ export function readPlatformConfig(cfg: ConfigSource, root: string): PlatformCon
 }
 
 /** "~/" means the operator's home (keys and kubeconfigs live outside the repository); relative paths are relative to the project. */
+function homePath(p: string): string {
+  return p.startsWith("~/") ? path.join(os.homedir(), p.slice(2)) : p;
+}
+
 function expandPath(p: string, root: string): string {
   return p.startsWith("~/") ? path.join(os.homedir(), p.slice(2)) : path.resolve(root, p);
 }

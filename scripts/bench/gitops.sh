@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Benchmark of Story 2.3 on the lab (Argo CD installed, scripts/deploy.sh done): the median of
+# SAMPLES runs each of
+#   detect     a manual change to a managed object -> Argo CD reports the app OutOfSync
+#   resync     scripts/resync.sh of that change -> Synced and verified against Git
+#   push       a commit pushed to the lab Git server -> the app Synced to it (polling, no trigger)
+#   rollback   scripts/rollback.sh of a faulty commit -> previous state restored and verified
+#   drift      scripts/drift.sh wall time (three layers; DRIFT_SAMPLES runs, default 1: ~1-2 min each)
+# and the ratio push/rollback (how much the explicit trigger saves over waiting for polling).
+#   scripts/bench/gitops.sh [SAMPLES]        (default 5)
+# Figures are printed and saved in evidence/bench/gitops.json; nothing here fails on timing.
+# Leaves the lab as found: HEAD published on the lab Git server, every app Synced.
+set -euo pipefail
+. "$(dirname "$0")/../lib/common.sh"
+. "$PLATFORM_ROOT/scripts/lib/pulumi-env.sh"
+. "$PLATFORM_ROOT/scripts/lib/cluster-env.sh"
+samples="${1:-5}" drift_samples="${DRIFT_SAMPLES:-1}"
+[[ "$samples" =~ ^[1-9][0-9]*$ ]] || die "SAMPLES must be a positive integer, got '$samples'"
+out="$PLATFORM_ROOT/evidence/bench"; mkdir -p "$out"
+export PLATFORM_EVIDENCE_DIR="$out/runs"
+cluster_env lab > /dev/null || die "the lab cluster is not reachable (scripts/deploy.sh first)"
+remote="${PLATFORM_LAB_DIR:-$PLATFORM_ROOT/.lab}/git/platform.git"
+now() { date +%s.%N; }
+secs() { python3 -c "print(round($2 - $1, 2))"; }
+sync_of() { kubectl -n argocd get applications.argoproj.io "$1" -o jsonpath='{.status.sync.status} {.status.sync.revision}'; }
+until_() { # until_ TIMEOUT_S CMD...: poll every 0.1 s, bounded
+  local deadline; deadline=$(( $(date +%s) + $1 )); shift
+  until "$@"; do [ "$(date +%s)" -lt "$deadline" ] || return 1; sleep 0.1; done
+}
+out_of_sync() { [ "$(sync_of demo | cut -d' ' -f1)" = OutOfSync ]; }
+synced_to() { [ "$(sync_of demo)" = "Synced $1" ]; }
+greeting() { kubectl -n demo get configmap demo-config -o jsonpath='{.data.greeting}'; }
+
+bash "$PLATFORM_ROOT/scripts/lab/git-server.sh" push HEAD > /dev/null
+head="$(git -C "$PLATFORM_ROOT" rev-parse HEAD)"
+until_ 180 synced_to "$head" || die "demo is not Synced to HEAD ${head:0:12}; run scripts/deploy.sh"
+work="$(mktemp -d)"; trap 'rm -rf "$work"; bash "$PLATFORM_ROOT/scripts/lab/git-server.sh" push HEAD >/dev/null 2>&1 || true' EXIT
+git clone -q "$remote" "$work/repo"
+commit() { git -C "$work/repo" -c user.name=bench -c user.email=bench@lab.invalid commit -qam "$1"; git -C "$work/repo" rev-parse HEAD; }
+
+detect=() resync=() push=() rollback=() drift=()
+for i in $(seq 1 "$samples"); do
+  log "sample $i/$samples"
+  # detect + resync
+  t0=$(now); kubectl -n demo patch configmap demo-config --type merge -p "{\"data\":{\"greeting\":\"bench $i\"}}" > /dev/null
+  until_ 60 out_of_sync || die "no OutOfSync within 60 s"
+  detect+=("$(secs "$t0" "$(now)")")
+  t0=$(now); bash "$PLATFORM_ROOT/scripts/resync.sh" lab demo > "$out/last-resync.log" 2>&1 || die "resync failed: $out/last-resync.log"
+  resync+=("$(secs "$t0" "$(now)")")
+  log "  manual change -> OutOfSync ${detect[-1]}s; resync.sh ${resync[-1]}s"
+  # push -> Synced by polling
+  sed -i "s/^  greeting: .*/  greeting: bench commit $i/" "$work/repo/gitops/apps/demo/manifests/config.yaml"
+  bad="$(commit "bench: greeting $i")"
+  t0=$(now); git -C "$work/repo" push -q origin HEAD:refs/heads/main
+  until_ 300 synced_to "$bad" || die "the pushed commit was not synced within 300 s"
+  until_ 30 test "$(greeting)" = "bench commit $i" || die "the pushed value is not live"
+  push+=("$(secs "$t0" "$(now)")")
+  # rollback of that commit -> restored
+  t0=$(now); bash "$PLATFORM_ROOT/scripts/rollback.sh" --repo "$work/repo" "$bad" > "$out/last-rollback.log" 2>&1 || die "rollback failed: $out/last-rollback.log"
+  [ "$(greeting)" = "hello from git" ] || die "rollback did not restore the greeting"
+  rollback+=("$(secs "$t0" "$(now)")")
+  log "  push -> Synced (polling) ${push[-1]}s; rollback.sh -> restored ${rollback[-1]}s"
+done
+for i in $(seq 1 "$drift_samples"); do
+  t0=$(now); rc=0; bash "$PLATFORM_ROOT/scripts/drift.sh" lab > "$out/last-drift.log" 2>&1 || rc=$?
+  [ "$rc" -ne 1 ] || die "drift.sh broke: $out/last-drift.log"
+  drift+=("$(secs "$t0" "$(now)")"); log "  drift.sh ${drift[-1]}s (exit $rc)"
+done
+
+python3 - "$out/gitops.json" "${detect[*]}" "${resync[*]}" "${push[*]}" "${rollback[*]}" "${drift[*]}" <<'PY'
+import json, statistics, sys
+path, *series = sys.argv[1:]
+names = ["detect", "resync", "push", "rollback", "drift"]
+runs = {n: [float(x) for x in s.split()] for n, s in zip(names, series)}
+med = {n: round(statistics.median(v), 2) for n, v in runs.items()}
+doc = {"medianSeconds": med, "runs": runs, "ratioPushToRollback": round(med["push"] / med["rollback"], 2)}
+json.dump(doc, open(path, "w"), indent=2)
+print(f"manual change -> OutOfSync detected : median {med['detect']:7.2f}s  (target <= 5 s)   runs {runs['detect']}")
+print(f"resync.sh -> Synced and verified    : median {med['resync']:7.2f}s                   runs {runs['resync']}")
+print(f"git push -> Synced (polling only)   : median {med['push']:7.2f}s                   runs {runs['push']}")
+print(f"rollback.sh -> state restored       : median {med['rollback']:7.2f}s  (target <= 20 s)  runs {runs['rollback']}")
+print(f"drift.sh (3 layers) wall time       : median {med['drift']:7.2f}s                   runs {runs['drift']}")
+print(f"ratio push(polling) / rollback       : {doc['ratioPushToRollback']}")
+print(f"saved: {path}")
+PY

@@ -1,0 +1,307 @@
+// Story 2.3 (issue 6) on the lab: real Argo CD controllers, the lab's Git server, the real Pulumi
+// engine. A manual change is reported OutOfSync (by Argo CD and by scripts/drift.sh) and
+// scripts/resync.sh restores Git's state; a self-healing app reverts drift by itself (proved by its
+// operation record, not just the end state); a hand-made object is flagged as an orphan; a faulty
+// commit is rolled back by scripts/rollback.sh, object for object, with one trail per correlation
+// id across Git, Argo CD, the audit log and (Pulumi layer) the stack history. Bad input changes
+// nothing and is audited as failed.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { appStatus, kubectl, kubectlJson, waitForApp } from "../support/cluster";
+import { saveEvidence } from "../support/evidence";
+import { childApps, compareAppWithGit, gitObjects, liveObject } from "../support/gitops";
+import { labDir, onVps, waitFor } from "../support/lab";
+import { repoRoot, run, runAsync } from "../support/tools";
+
+jest.setTimeout(30 * 60 * 1000);
+
+const labRemote = path.join(labDir, "git", "platform.git");
+const git = (args: string[], cwd = repoRoot) => run("git", args, { cwd, timeoutMs: 60_000 });
+const remoteMain = () => git(["--git-dir", labRemote, "rev-parse", "refs/heads/main"]).stdout.trim();
+const script = (name: string, args: string[], env: Record<string, string> = {}, root = repoRoot) =>
+  runAsync("bash", [path.join(root, "scripts", name), ...args], { env: { ...process.env, ...env }, timeoutMs: 20 * 60 * 1000 });
+const auditLog = () => (fs.existsSync(path.join(labDir, "audit.jsonl")) ? fs.readFileSync(path.join(labDir, "audit.jsonl"), "utf8") : "");
+const auditRecords = (cid: string) => auditLog().split("\n").filter((l) => l.includes(`"correlationId": "${cid}"`)).map((l) => JSON.parse(l) as Record<string, string>);
+const configMap = (ns: string, name: string) => kubectlJson<{ data: Record<string, string> }>(["-n", ns, "get", "configmap", name]).data;
+const commitAs = ["-c", "user.name=platform-test", "-c", "user.email=platform-test@lab.invalid"];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The drift report's JSON (evidence/drift-<cid>.json) for a run with this correlation id. */
+function driftReport(cid: string) {
+  const file = path.join(process.env.PLATFORM_EVIDENCE_DIR ?? path.join(repoRoot, "evidence"), `drift-${cid}.json`);
+  return JSON.parse(fs.readFileSync(file, "utf8"));
+}
+
+/** Clone of the lab remote to commit into, as an operator's checkout would be. */
+function labClone(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "platform-rollback-"));
+  if (git(["clone", "-q", labRemote, dir]).status !== 0) throw new Error("cannot clone the lab remote");
+  return dir;
+}
+
+/** Poll (bounded) until pred() holds; returns the elapsed ms. */
+async function timeUntil(pred: () => boolean, what: string, timeoutMs: number, intervalMs = 250): Promise<number> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    if (pred()) return Date.now() - t0;
+    await sleep(intervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+let head: string;
+
+beforeAll(async () => {
+  const st = run("bash", ["scripts/lab/status.sh"]);
+  if (st.status !== 0) throw new Error(`the lab is not up (run scripts/lab/up.sh): ${st.stdout}`);
+  // Argo CD installed by the stack, tracking this checkout's HEAD.
+  expect(run("bash", ["scripts/lab/git-server.sh", "push", "HEAD"]).status).toBe(0);
+  const up = await script("pulumi.sh", ["lab", "up", "--yes", "--skip-preview"]);
+  if (up.status !== 0) throw new Error(`pulumi up failed:\n${up.stderr.slice(-3000)}`);
+  head = git(["rev-parse", "HEAD"]).stdout.trim();
+  for (const app of ["root", ...childApps()]) await waitForApp(app, { sync: "Synced", revision: head }, { timeoutMs: 180_000 });
+});
+
+afterAll(async () => {
+  // Leave the lab as found: HEAD published, every app Synced to it.
+  run("bash", ["scripts/lab/git-server.sh", "push", "HEAD"]);
+  kubectl(["-n", "demo", "delete", "configmap", "handmade", "--ignore-not-found"]);
+  await script("resync.sh", ["lab"]);
+});
+
+describe("AC1: manual drift is detected, reported and resynced through Git", () => {
+  it("report-only app: an edited field and a deleted object are OutOfSync until resync.sh restores Git's state", async () => {
+    const cid = `test-resync-${Date.now()}`;
+    // Argo CD's automated sync (without self-heal) syncs once more whenever its last sync was to an
+    // older revision than the branch's (docs/adr/0007-sync-policy.md): start from a sync to HEAD,
+    // as after any deploy or resync, so what follows is the steady state of a report-only app.
+    expect((await script("resync.sh", ["lab", "demo"], { PLATFORM_CORRELATION_ID: `${cid}-pre` })).status).toBe(0);
+    expect(kubectl(["-n", "demo", "patch", "configmap", "demo-config", "--type", "merge", "-p", '{"data":{"greeting":"edited by hand"}}']).status).toBe(0);
+    expect(kubectl(["-n", "demo", "delete", "service", "demo"]).status).toBe(0);
+    const detectedMs = await timeUntil(() => appStatus("demo")?.sync === "OutOfSync", "demo OutOfSync", 60_000);
+    // Report-only: Argo CD does not undo it by itself.
+    await sleep(12_000);
+    expect(appStatus("demo")?.sync).toBe("OutOfSync");
+    expect(configMap("demo", "demo-config").greeting).toBe("edited by hand");
+
+    const drift = await script("drift.sh", ["lab", "--layers", "cluster"], { PLATFORM_CORRELATION_ID: `${cid}-drift` });
+    saveEvidence("drift-resync", "drift-report.txt", drift.stdout + drift.stderr);
+    expect(drift.status).toBe(3);
+    const demo = driftReport(`${cid}-drift`).layers.cluster.apps.find((a: { app: string }) => a.app === "demo");
+    expect(demo.sync).toBe("OutOfSync");
+    expect(demo.outOfSync.map((o: { object: string }) => o.object).sort()).toEqual(["ConfigMap/demo/demo-config", "Service/demo/demo"]);
+    expect(demo.diff["ConfigMap/demo/demo-config"].join("\n")).toContain('.data.greeting: git "hello from git" live "edited by hand"');
+    expect(demo.diff["Service/demo/demo"]).toEqual(["missing in the cluster"]);
+    expect(drift.stdout).toContain("Service/demo/demo");
+
+    const resync = await script("resync.sh", ["lab", "demo"], { PLATFORM_CORRELATION_ID: cid });
+    saveEvidence("drift-resync", "resync.txt", resync.stdout + resync.stderr);
+    expect(resync.status).toBe(0);
+    expect(compareAppWithGit("demo", head)).toEqual(Object.fromEntries(gitObjects("demo", head).map((o) => [`${o.kind}/${o.metadata.namespace ? o.metadata.namespace + "/" : ""}${o.metadata.name}`, []])));
+    const app = kubectlJson(["-n", "argocd", "get", "applications.argoproj.io", "demo"]);
+    expect(JSON.stringify(app.status.operationState.operation.info)).toContain(cid);
+    expect(auditRecords(cid).map((r) => `${r.action} ${r.outcome}`)).toEqual(["resync succeeded"]);
+
+    const clean = await script("drift.sh", ["lab", "--layers", "cluster"], { PLATFORM_CORRELATION_ID: `${cid}-clean` });
+    expect(clean.status).toBe(0);
+    saveEvidence("drift-resync", "timings.json", { manualChangeToOutOfSyncMs: detectedMs });
+  });
+
+  it("self-healing app: Argo CD reverts the change by itself, and its operation record proves it", async () => {
+    const before = kubectlJson(["-n", "argocd", "get", "applications.argoproj.io", "platform-config"]);
+    const key = Object.keys(configMap("platform", "platform-settings"))[0];
+    const want = configMap("platform", "platform-settings")[key];
+    const editedAt = new Date();
+    expect(kubectl(["-n", "platform", "patch", "configmap", "platform-settings", "--type", "merge", "-p", JSON.stringify({ data: { [key]: "edited by hand" } })]).status).toBe(0);
+    const revertedMs = await timeUntil(() => configMap("platform", "platform-settings")[key] === want, "platform-settings reverted", 60_000);
+    const after = kubectlJson(["-n", "argocd", "get", "applications.argoproj.io", "platform-config"]);
+    const op = after.status.operationState;
+    saveEvidence("drift-resync", "self-heal.json", { revertedMs, before: before.status.operationState, after: op, history: after.status.history });
+    // A new, automated sync operation started after the edit and re-applied that ConfigMap.
+    expect(new Date(op.startedAt).getTime()).toBeGreaterThanOrEqual(Math.floor(editedAt.getTime() / 1000) * 1000);
+    expect(op.startedAt).not.toBe(before.status.operationState.startedAt);
+    expect(op.operation.initiatedBy.automated).toBe(true);
+    expect(op.phase).toBe("Succeeded");
+    expect(op.syncResult.resources.map((r: { kind: string; name: string }) => `${r.kind}/${r.name}`)).toContain("ConfigMap/platform-settings");
+    expect(appStatus("platform-config")?.sync).toBe("Synced");
+  });
+
+  it("an object made by hand in a managed namespace is flagged as an orphan (Argo CD's monitoring and the report)", async () => {
+    expect(kubectl(["-n", "demo", "create", "configmap", "handmade", "--from-literal=made=by-hand"]).status).toBe(0);
+    try {
+      await waitFor(() => (appStatus("demo")?.conditions ?? []).some((c) => c.startsWith("OrphanedResourceWarning")), "the OrphanedResourceWarning condition", 60_000, 1000);
+      const cid = `test-orphan-${Date.now()}`;
+      const drift = await script("drift.sh", ["lab", "--layers", "cluster"], { PLATFORM_CORRELATION_ID: cid });
+      saveEvidence("drift-resync", "orphan.txt", drift.stdout + drift.stderr);
+      expect(drift.status).toBe(3);
+      const demo = driftReport(cid).layers.cluster.apps.find((a: { app: string }) => a.app === "demo");
+      expect(demo.orphans).toEqual(["ConfigMap/demo/handmade"]);
+      expect(demo.sync).toBe("Synced"); // not part of the app: no resync would touch it
+      expect(drift.stdout).toContain("orphan     ConfigMap/demo/handmade");
+    } finally {
+      kubectl(["-n", "demo", "delete", "configmap", "handmade", "--ignore-not-found"]);
+    }
+  });
+});
+
+describe("AC2: a faulty commit is rolled back through Git, traced by its correlation id", () => {
+  it("rollback.sh reverts it, pushes, syncs now and restores the previous live state object for object", async () => {
+    // platform-config applies every commit by itself (self-heal): a faulty one goes live at once.
+    const objects = gitObjects("platform-config", head);
+    const snapshot = () => Object.fromEntries(objects.map((o) => {
+      const live = liveObject(o) as Record<string, unknown> | undefined;
+      const { metadata, status, ...rest } = live ?? {}; // eslint-disable-line @typescript-eslint/no-unused-vars
+      const md = (metadata ?? {}) as Record<string, unknown>;
+      return [`${o.kind}/${o.metadata.name}`, live ? { labels: md.labels, annotations: md.annotations, ...rest } : "missing"];
+    }));
+    const stable = snapshot();
+    const settings = Object.keys(configMap("platform", "platform-settings"));
+    const work = labClone();
+    try {
+      const file = path.join(work, "gitops/apps/platform-config/manifests/settings.yaml");
+      const text = fs.readFileSync(file, "utf8");
+      const key = settings[0];
+      const faulty = text.replace(new RegExp(`^(\\s+${key}): .*$`, "m"), `$1: "faulty value"`);
+      expect(faulty).not.toBe(text);
+      fs.writeFileSync(file, faulty);
+      expect(git([...commitAs, "commit", "-qam", "platform-config: faulty setting"], work).status).toBe(0);
+      const bad = git(["rev-parse", "HEAD"], work).stdout.trim();
+      expect(git(["push", "-q", "origin", "HEAD:refs/heads/main"], work).status).toBe(0);
+      await waitForApp("platform-config", { sync: "Synced", revision: bad }, { timeoutMs: 120_000, intervalMs: 1000 });
+      await waitFor(() => configMap("platform", "platform-settings")[key] === "faulty value", "the faulty value live", 60_000, 500);
+
+      const cid = `test-rollback-${Date.now()}`;
+      const t0 = Date.now();
+      const rb = await script("rollback.sh", ["--repo", work, bad], { PLATFORM_CORRELATION_ID: cid });
+      const rollbackMs = Date.now() - t0;
+      saveEvidence("rollback", "rollback.txt", rb.stdout + rb.stderr);
+      expect(rb.status).toBe(0);
+      const revert = git(["rev-parse", "HEAD"], work).stdout.trim();
+      expect(git(["log", "-1", "--format=%B", revert], work).stdout).toContain(`Correlation-Id: ${cid}`);
+      expect(git(["log", "-1", "--format=%B", revert], work).stdout).toContain(`This reverts commit ${bad}.`);
+      expect(remoteMain()).toBe(revert);
+      expect(appStatus("platform-config")).toMatchObject({ sync: "Synced", revision: revert });
+      const restored = snapshot();
+      saveEvidence("rollback", "states.json", { stable, restored, rollbackMs });
+      for (const id of Object.keys(stable)) expect(`${id} ${JSON.stringify(restored[id])}`).toBe(`${id} ${JSON.stringify(stable[id])}`);
+
+      // One trail for the id: the revert commit, the Argo CD operation, the audit record.
+      const audit = await script("audit.sh", ["show", cid, "lab"]);
+      saveEvidence("rollback", "audit-show.txt", audit.stdout + audit.stderr);
+      expect(audit.status).toBe(0);
+      expect(audit.stdout).toContain(revert);
+      expect(audit.stdout).toMatch(new RegExp(`platform-config: (last operation Succeeded|history #\\d+ deployed) .* revision ${revert.slice(0, 12)} by platform-operator \\(Correlation-Id: ${cid}\\)`));
+      expect(audit.stdout).toMatch(/"action": "rollback".*"outcome": "succeeded"/);
+      const rec = auditRecords(cid).find((r) => r.action === "rollback")!;
+      expect(rec).toMatchObject({ outcome: "succeeded", commit: bad, revert, revisionBefore: bad, revisionAfter: revert, apps: "platform-config" });
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+      run("bash", ["scripts/lab/git-server.sh", "push", "HEAD"]);
+    }
+    await waitForApp("platform-config", { sync: "Synced", revision: head }, { timeoutMs: 120_000 });
+  });
+
+  it("Pulumi layer: a faulty infra commit is reverted and `pulumi up` runs under the id, in the stack history", async () => {
+    // An operator's checkout of this repository (sharing node_modules and the lab).
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "platform-checkout-"));
+    try {
+      expect(git(["clone", "-q", repoRoot, work]).status).toBe(0);
+      fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(work, "node_modules"));
+      fs.symlinkSync(labDir, path.join(work, ".lab"));
+      const defaults = path.join(work, "infra/ansible/roles/base/defaults/main.yml");
+      fs.writeFileSync(defaults, fs.readFileSync(defaults, "utf8").replace(/^base_timezone: .*$/m, "base_timezone: Etc/GMT+5"));
+      expect(git([...commitAs, "commit", "-qam", "base: wrong time zone"], work).status).toBe(0);
+      const bad = git(["rev-parse", "HEAD"], work).stdout.trim();
+      const env = { PLATFORM_LAB_DIR: labDir };
+      const upBad = await script("pulumi.sh", ["lab", "up", "--yes", "--skip-preview"], env, work);
+      expect(upBad.status).toBe(0);
+      expect(onVps("readlink /etc/localtime").stdout.trim()).toBe("/usr/share/zoneinfo/Etc/GMT+5");
+
+      const cid = `test-rollback-pulumi-${Date.now()}`;
+      const rb = await script("rollback.sh", [bad], { ...env, PLATFORM_CORRELATION_ID: cid }, work);
+      saveEvidence("rollback", "rollback-pulumi.txt", rb.stdout + rb.stderr);
+      expect(rb.status).toBe(0);
+      expect(onVps("readlink /etc/localtime").stdout.trim()).toBe("/usr/share/zoneinfo/Etc/UTC");
+      const history = JSON.parse((await script("pulumi.sh", ["lab", "stack", "history", "--json"], env, work)).stdout) as Array<{ message: string; result: string }>;
+      expect(history[0].message).toContain(`Correlation-Id: ${cid}`);
+      expect(history[0].result).toBe("succeeded");
+      expect(auditRecords(cid).find((r) => r.action === "rollback")).toMatchObject({ outcome: "succeeded", pulumi: "succeeded" });
+      const audit = await script("audit.sh", ["show", cid, "lab"]);
+      expect(audit.stdout).toMatch(new RegExp(`== pulumi stack history[^=]*${cid}`));
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+      run("bash", ["scripts/lab/git-server.sh", "push", "HEAD"]);
+    }
+    // This checkout's program again: nothing to change (the revert restored the same role content).
+    const gate = await script("pulumi.sh", ["lab", "preview", "--expect-no-changes"]);
+    expect(gate.status).toBe(0);
+  });
+});
+
+describe("bad input: clear error, nothing changed, audit says failed", () => {
+  const state = () => ({ remote: remoteMain(), demo: appStatus("demo")?.revision, greeting: configMap("demo", "demo-config").greeting });
+  // Argo CD settled on what the lab remote holds (a previous test may just have pushed HEAD back).
+  beforeEach(async () => {
+    for (const app of childApps()) await waitForApp(app, { sync: "Synced", revision: remoteMain() }, { timeoutMs: 120_000 });
+  });
+
+  it.each([
+    ["an unknown commit", (w: string) => ["--repo", w, "0123456789abcdef0123456789abcdef01234567"], /unknown commit '0123456789abcdef/],
+    ["a commit that does not revert cleanly", (w: string) => {
+      const f = path.join(w, "gitops/apps/demo/manifests/config.yaml");
+      fs.writeFileSync(f, fs.readFileSync(f, "utf8").replace(/greeting: .*/, "greeting: first"));
+      git([...commitAs, "commit", "-qam", "first"], w);
+      const first = git(["rev-parse", "HEAD"], w).stdout.trim();
+      fs.writeFileSync(f, fs.readFileSync(f, "utf8").replace(/greeting: .*/, "greeting: second"));
+      git([...commitAs, "commit", "-qam", "second"], w);
+      return ["--repo", w, first];
+    }, /does not revert cleanly \(conflicts: gitops\/apps\/demo\/manifests\/config.yaml/],
+    ["an unreachable Git remote", (w: string) => ["--repo", w, "--remote", "git://10.213.0.1:9/none.git", "HEAD"], /the Git remote git:\/\/10\.213\.0\.1:9\/none\.git does not answer/],
+  ])("rollback.sh refuses %s", async (_name, args, message) => {
+    const work = labClone();
+    try {
+      const argv = args(work);
+      const localHead = git(["rev-parse", "HEAD"], work).stdout.trim();
+      const before = state();
+      const cid = `test-bad-${Date.now()}`;
+      const r = await script("rollback.sh", argv, { PLATFORM_CORRELATION_ID: cid });
+      saveEvidence("rollback-bad-input", `${cid}.txt`, r.stdout + r.stderr);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(git(["rev-parse", "HEAD"], work).stdout.trim()).toBe(localHead);
+      expect(git(["status", "--porcelain"], work).stdout).toBe("");
+      expect(state()).toEqual(before);
+      expect(auditRecords(cid).map((x) => `${x.action} ${x.outcome}`)).toEqual(["rollback failed"]);
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  it("rollback.sh and drift.sh report an unreachable Kubernetes API as broken, changing nothing", async () => {
+    const work = labClone();
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "platform-bad-api-"));
+    const kc = path.join(tmp, "kubeconfig-closed-port");
+    try {
+      // The same admin kubeconfig pointing at a closed loopback port: "the API does not answer".
+      fs.writeFileSync(kc, fs.readFileSync(path.join(labDir, "kubeconfig"), "utf8").replace(/server: https:\/\/127\.0\.0\.1:\d+/, "server: https://127.0.0.1:9"));
+      const before = state();
+      const cid = `test-bad-api-${Date.now()}`;
+      const cfg = path.join(tmp, "Pulumi.lab.yaml");
+      fs.writeFileSync(cfg, fs.readFileSync(path.join(repoRoot, "Pulumi.lab.yaml"), "utf8").replace(/platform:kubeconfigPath: .*/, `platform:kubeconfigPath: ${kc}`));
+      const env = { PLATFORM_CORRELATION_ID: cid, PLATFORM_STACK_CONFIG_FILE: cfg };
+      const r = await script("rollback.sh", ["--repo", work, "HEAD"], env);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain("the Kubernetes API at https://127.0.0.1:9 does not answer");
+      const d = await script("drift.sh", ["lab", "--layers", "cluster"], { ...env, PLATFORM_CORRELATION_ID: `${cid}-drift` });
+      saveEvidence("rollback-bad-input", "unreachable-api.txt", r.stderr + d.stdout + d.stderr);
+      expect(d.status).toBe(1);
+      expect(d.stdout).toContain("cluster  broken");
+      expect(state()).toEqual(before);
+      expect(auditRecords(cid).map((x) => `${x.action} ${x.outcome}`)).toEqual(["rollback failed"]);
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
