@@ -2,16 +2,19 @@
 //  - a converge killed midway (SIGKILL inside a role, while apt works) leaves no stale apt/dpkg
 //    lock; the rerun succeeds and the replay right after is changed=0 failed=0;
 //  - rows in PostgreSQL survive, byte for byte, a full replay and a postgresql-tagged run that
-//    restarts the server (the GitOps rollback case waits for the rollback command);
+//    restarts the server, and a rollback (scripts/rollback.sh) of a faulty commit to the
+//    postgresql domain, applied by `pulumi up` and reverted (two restarts);
 //  - a second `pulumi up` while one runs is refused by the state lock, and the state stays intact.
 // Works on the default lab and on an isolated second lab (LAB_* and PLATFORM_LAB_DIR in the
 // environment). Leaves the host converged and the stack in sync.
 import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { evidenceDir, saveEvidence } from "../support/evidence";
 import { ansibleToolsPath, ensureHostConverged, ensureStackInSync, FINGERPRINT_UNITS, labAnsible, pulumiLab, stackLocks, stackState, until } from "../support/faults";
-import { onVps, recap, vpsAddress } from "../support/lab";
-import { repoRoot } from "../support/tools";
+import { labDir, onVps, recap, vpsAddress } from "../support/lab";
+import { repoRoot, run, runAsync } from "../support/tools";
 
 jest.setTimeout(30 * 60 * 1000);
 
@@ -208,8 +211,45 @@ describe("faults: rows in PostgreSQL survive replays and restarts", () => {
     hostDirty = false;
   });
 
-  // The GitOps rollback command is not built yet; this stays a todo until it is, nothing is faked.
-  it.todo("keeps them byte for byte through a GitOps rollback of the platform (the rollback command, once it exists)");
+  it("keeps them byte for byte through a rollback of a faulty postgresql commit (applied, then reverted: two restarts)", async () => {
+    hostDirty = true;
+    // An operator's checkout of this repository, sharing node_modules and the lab.
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "platform-checkout-"));
+    const git = (args: string[]) => run("git", ["-C", work, "-c", "user.name=platform-test", "-c", "user.email=platform-test@lab.invalid", ...args]);
+    const sh = (script: string, args: string[], env: Record<string, string> = {}) =>
+      runAsync("bash", [path.join(work, "scripts", script), ...args], { env: { ...process.env, PLATFORM_LAB_DIR: labDir, ...env }, timeoutMs: 20 * 60 * 1000 });
+    const maxConnections = () => psql("SHOW max_connections").stdout.trim();
+    try {
+      expect(run("git", ["clone", "-q", repoRoot, work]).status).toBe(0);
+      fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(work, "node_modules"));
+      fs.symlinkSync(labDir, path.join(work, ".lab"));
+      const defaults = path.join(work, "infra/ansible/roles/postgresql/defaults/main.yml");
+      fs.writeFileSync(defaults, fs.readFileSync(defaults, "utf8").replace(/^(\s+max_connections): 100$/m, "$1: 42"));
+      expect(git(["commit", "-qam", "postgresql: faulty max_connections"]).status).toBe(0);
+      const bad = git(["rev-parse", "HEAD"]).stdout.trim();
+      const pid0 = mainPid();
+      const up = await sh("pulumi.sh", ["lab", "up", "--yes", "--skip-preview"]);
+      expect(up.status).toBe(0);
+      expect(maxConnections()).toBe("42");
+      const pid1 = mainPid();
+      const afterBad = checksum();
+      const cid = `test-fault-rollback-${Date.now()}`;
+      const rb = await sh("rollback.sh", [bad], { PLATFORM_CORRELATION_ID: cid });
+      saveEvidence(criterion, "rollback.txt", rb.stdout + rb.stderr);
+      expect(rb.status).toBe(0);
+      expect(maxConnections()).toBe("100");
+      const pid2 = mainPid();
+      const after = checksum();
+      saveEvidence(criterion, "after-rollback.json", { written, afterBad, after, pids: [pid0, pid1, pid2] });
+      expect(new Set([pid0, pid1, pid2]).size).toBe(3); // restarted by the faulty commit, then by its revert
+      expect(afterBad).toBe(written);
+      expect(after).toBe(written);
+      hostDirty = false;
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+      run("bash", [path.join(repoRoot, "scripts/lab/git-server.sh"), "push", "HEAD"]);
+    }
+  });
 });
 
 describe("faults: two pulumi up at once", () => {
