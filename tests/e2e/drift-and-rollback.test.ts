@@ -145,6 +145,30 @@ describe("AC1: manual drift is detected, reported and resynced through Git", () 
   });
 });
 
+describe("host drift in the same report", () => {
+  it("a stopped PostgreSQL shows under its domain (host layer) and its stack resource (Pulumi layer); the cluster stays clean", async () => {
+    expect(onVps("systemctl stop postgresql@15-main").status).toBe(0);
+    const cid = `test-drift-host-${Date.now()}`;
+    try {
+      const drift = await script("drift.sh", ["lab"], { PLATFORM_CORRELATION_ID: cid });
+      saveEvidence("drift-resync", "three-layers.txt", drift.stdout + drift.stderr);
+      expect(drift.status).toBe(3);
+      const report = driftReport(cid);
+      expect(report.status).toBe("drifted");
+      const drifted = Object.entries(report.layers.host.domains as Record<string, { drifted: boolean }>).filter(([, v]) => v.drifted).map(([d]) => d);
+      expect(drifted).toEqual(["postgresql"]);
+      expect(report.layers.pulumi).toMatchObject({ status: "drifted", resources: ["postgresql-run"] });
+      expect(report.layers.cluster.status).toBe("clean");
+      expect(drift.stdout).toMatch(/host\s+drifted/);
+      expect(drift.stdout).toMatch(/postgresql\s+drifted/);
+    } finally {
+      // Remediation through the code: the domain's own run (the stack's `up --refresh` does the same).
+      await script("pulumi.sh", ["lab", "up", "--refresh", "--yes", "--skip-preview"]);
+    }
+    expect(onVps("systemctl is-active postgresql@15-main").stdout.trim()).toBe("active");
+  });
+});
+
 describe("AC2: a faulty commit is rolled back through Git, traced by its correlation id", () => {
   it("rollback.sh reverts it, pushes, syncs now and restores the previous live state object for object", async () => {
     // platform-config applies every commit by itself (self-heal): a faulty one goes live at once.

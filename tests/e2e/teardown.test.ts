@@ -28,7 +28,8 @@ const env: Record<string, string> = {
 const lab = (script: string, args: string[] = []) =>
   run("bash", [path.join(repoRoot, "scripts/lab", script), ...args], { env: { ...process.env, ...env }, timeoutMs: 10 * 60 * 1000 });
 const alive = (pid: number) => fs.existsSync(`/proc/${pid}`);
-const readPid = (f: string) => (fs.existsSync(f) ? Number(fs.readFileSync(f, "utf8").trim()) : undefined);
+// PID files hold "PID STARTTIME" (scripts/lab/lib.sh lab_write_pidfile).
+const readPid = (f: string) => (fs.existsSync(f) ? Number(fs.readFileSync(f, "utf8").trim().split(/\s+/)[0]) : undefined);
 const listening = (port: number) => run("bash", ["-c", `ss -Hltn 'sport = :${port}' | grep -c .`]).stdout.trim() !== "0";
 
 /** Processes whose root directory or working directory lies inside the lab directory (the VPS's rootfs). */
