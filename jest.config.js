@@ -4,6 +4,8 @@
 //  e2e         - the real engine, Ansible and the lab VPS (scripts/lab/up.sh must have run).
 const ts = { "^.+\\.ts$": ["ts-jest", { diagnostics: { warnOnly: false } }] };
 module.exports = {
+  // The end-to-end files share one lab: a fixed order (tests/support/e2eSequencer.js).
+  testSequencer: "<rootDir>/tests/support/e2eSequencer.js",
   projects: [
     { displayName: "unit", testMatch: ["<rootDir>/tests/unit/**/*.test.ts"], transform: ts, testEnvironment: "node" },
     {
