@@ -69,15 +69,7 @@ PY
   die "the API relay did not listen on 127.0.0.1:$API_PORT within 10s"
 }
 
-stop() {
-  local pid
-  if pid="$(lab_pidfile_alive "$TUNNEL_PIDFILE")"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    lab_wait_gone "$pid" 10 || { kill -KILL "$pid" 2>/dev/null || true; lab_wait_gone "$pid" 5 || true; }
-    log "API tunnel stopped (pid $pid)"
-  fi
-  rm -f "$TUNNEL_PIDFILE"
-}
+stop() { lab_stop_pidfile "$TUNNEL_PIDFILE" "API tunnel"; }
 
 status() {
   local pid

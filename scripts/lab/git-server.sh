@@ -47,15 +47,7 @@ start() {
   die "git daemon did not accept connections on $LAB_HOST_ADDR:$GIT_PORT within 10s (log: $GIT_LOG)"
 }
 
-stop() {
-  local pid
-  if pid="$(lab_pidfile_alive "$GIT_PIDFILE")"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    lab_wait_gone "$pid" 10 || { kill -KILL "$pid" 2>/dev/null || true; lab_wait_gone "$pid" 5 || die "git daemon pid $pid survives SIGKILL"; }
-    log "git daemon stopped (pid $pid)"
-  fi
-  rm -f "$GIT_PIDFILE"
-}
+stop() { lab_stop_pidfile "$GIT_PIDFILE" "git daemon"; }
 
 status() {
   local pid

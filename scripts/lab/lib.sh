@@ -68,6 +68,18 @@ lab_write_pidfile() { # PIDFILE PID
   printf '%s %s\n' "$2" "$(lab_proc_starttime "$2")" > "$1"
 }
 
+# lab_stop_pidfile PIDFILE LABEL: stop the process a PID file records (TERM, a bounded wait, then
+# KILL), and remove the file. A no-op when it is not running; fails when it survives SIGKILL.
+lab_stop_pidfile() {
+  local pid
+  if pid="$(lab_pidfile_alive "$1")"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    lab_wait_gone "$pid" 10 || { kill -KILL "$pid" 2>/dev/null || true; lab_wait_gone "$pid" 5 || die "$2 (pid $pid) survives SIGKILL"; }
+    log "$2 stopped (pid $pid)"
+  fi
+  rm -f "$1"
+}
+
 # lab_wait_gone PID SECONDS: bounded wait for a process to exit.
 lab_wait_gone() {
   local i
