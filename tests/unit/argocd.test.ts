@@ -52,6 +52,12 @@ describe("ArgoCd component, prod path (Helm chart)", () => {
     expect(release().inputs.skipAwait).toBe(false);
   });
 
+  it("creates the child apps' project (GitOps repository only, orphan warnings) before the root", () => {
+    const project = registered.find((r) => r.type === "kubernetes:argoproj.io/v1alpha1:AppProject")!;
+    expect(project.inputs).toMatchObject({ metadata: { name: "platform", namespace: "argocd" }, spec: { sourceRepos: ["https://git.example.invalid/platform.git"], orphanedResources: { warn: true } } });
+    expect(registered.indexOf(project)).toBeLessThan(registered.indexOf(rootApp()));
+  });
+
   it("creates the App-of-Apps root pointing at gitops/apps with the cascading finalizer", () => {
     const app = rootApp().inputs as { metadata: { finalizers: string[] }; spec: { source: Record<string, string>; syncPolicy: unknown } };
     expect(app.metadata.finalizers).toContain("resources-finalizer.argocd.argoproj.io");
