@@ -61,6 +61,11 @@ subject="$(g log -1 --format=%s "$sha")"
 mapfile -t apps < <("$PLATFORM_PY" "$PLATFORM_ROOT/scripts/lib/argocd_apps.py" affected "$repo" "$sha" | tr ' ' '\n' | grep .)
 touches_pulumi=0
 if g show --name-only --format= "$sha" | grep -qE '^(infra/|components/|lib/|index\.ts$|Pulumi[^/]*\.yaml$|toolchain/|package(-lock)?\.json$)'; then touches_pulumi=1; fi
+# The Pulumi layer will need the stack's secrets: check them now, before anything is reverted.
+if [ "$touches_pulumi" = 1 ] && [ "$pulumi_layer" = 1 ]; then
+  bash "$repo/scripts/secrets.sh" check "$stack" > "$work/secrets-check.txt" 2>&1 \
+    || fail "the stack's secrets are not usable, so the Pulumi layer could not run: $(grep -m1 'error' "$work/secrets-check.txt" | sed 's/^error: //')"
+fi
 log "rollback of ${sha:0:12} \"$subject\" on $stack (correlation id $cid); apps: ${apps[*]:-none}; Pulumi layer: $([ $touches_pulumi = 1 ] && [ $pulumi_layer = 1 ] && echo yes || echo no)"
 "$PLATFORM_PY" "$PLATFORM_ROOT/scripts/lib/argocd_apps.py" report "${apps[@]}" > "$work/before.json" 2>/dev/null || true
 

@@ -302,6 +302,37 @@ describe("bad input: clear error, nothing changed, audit says failed", () => {
     }
   });
 
+  it("rollback.sh refuses a Pulumi-layer rollback when the stack's age key is missing, before reverting anything", async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "platform-checkout-"));
+    const key = path.join(labDir, "age.key");
+    try {
+      expect(git(["clone", "-q", repoRoot, work]).status).toBe(0);
+      fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(work, "node_modules"));
+      fs.symlinkSync(labDir, path.join(work, ".lab"));
+      const defaults = path.join(work, "infra/ansible/roles/base/defaults/main.yml");
+      fs.writeFileSync(defaults, fs.readFileSync(defaults, "utf8").replace(/^base_timezone: .*$/m, "base_timezone: Etc/GMT+5"));
+      expect(git([...commitAs, "commit", "-qam", "base: wrong time zone"], work).status).toBe(0);
+      const bad = git(["rev-parse", "HEAD"], work).stdout.trim();
+      const before = state();
+      const cid = `test-bad-key-${Date.now()}`;
+      fs.renameSync(key, `${key}.moved-by-test`);
+      let r;
+      try {
+        r = await script("rollback.sh", [bad], { PLATFORM_LAB_DIR: labDir, PLATFORM_CORRELATION_ID: cid }, work);
+      } finally {
+        fs.renameSync(`${key}.moved-by-test`, key);
+      }
+      saveEvidence("rollback-bad-input", "missing-age-key.txt", r.stdout + r.stderr);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain("the stack's secrets are not usable, so the Pulumi layer could not run: missing age key");
+      expect(git(["rev-parse", "HEAD"], work).stdout.trim()).toBe(bad); // no revert commit
+      expect(state()).toEqual(before);
+      expect(auditRecords(cid).filter((x) => x.action === "rollback").map((x) => x.outcome)).toEqual(["failed"]);
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+
   it("rollback.sh and drift.sh report an unreachable Kubernetes API as broken, changing nothing", async () => {
     const work = labClone();
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "platform-bad-api-"));
