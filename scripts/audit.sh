@@ -40,7 +40,7 @@ PY
     if [ -n "$commits" ]; then printf '%s\n' "$commits"; found=1; else echo "  (none)"; fi
     echo "== pulumi stack history ($stack)"
     pulumi_env "$stack" >/dev/null 2>&1 || true
-    if hist="$(pulumi stack history --json "${PULUMI_STACK_ARGS[@]}" 2>/dev/null)"; then
+    if hist="$(pulumi stack history --json --page-size 1000000 "${PULUMI_STACK_ARGS[@]}" 2>/dev/null)"; then
       if printf '%s' "$hist" | python3 "$PLATFORM_ROOT/scripts/lib/history_grep.py" "$id"; then found=1; else echo "  (none)"; fi
     else
       echo "  (stack history not available for $stack)"

@@ -43,7 +43,7 @@ export async function stackState(): Promise<StackState> {
   const state = JSON.parse(exp.stdout) as { deployment?: { resources?: Array<{ urn: string; type: string; inputs?: unknown; outputs?: unknown }> } };
   const hash = (v: unknown) => crypto.createHash("sha256").update(JSON.stringify(v ?? null)).digest("hex").slice(0, 16);
   const resources = (state.deployment?.resources ?? []).map((r) => `${r.type} ${r.urn} in:${hash(r.inputs)} out:${hash(r.outputs)}`).sort();
-  const hist = await pulumiLab(["stack", "history", "--json"], {}, 5 * 60 * 1000);
+  const hist = await pulumiLab(["stack", "history", "--json", "--page-size", "1000000"], {}, 5 * 60 * 1000);
   if (hist.status !== 0) throw new Error(`pulumi stack history failed (${hist.status}): ${hist.stderr}`);
   const updates = (JSON.parse(hist.stdout || "[]") ?? []) as Array<{ version?: number; result?: string; message?: string }>;
   const last = updates[0];
