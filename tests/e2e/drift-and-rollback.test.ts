@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { appStatus, kubectl, kubectlJson, waitForApp } from "../support/cluster";
 import { saveEvidence } from "../support/evidence";
-import { childApps, compareAppWithGit, gitObjects, liveObject } from "../support/gitops";
+import { childApps, compareAppWithGit, gitObjects, liveObject, operatorCheckout } from "../support/gitops";
 import { labDir, onVps, waitFor } from "../support/lab";
 import { repoRoot, run, runAsync } from "../support/tools";
 
@@ -38,6 +38,14 @@ function labClone(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "platform-rollback-"));
   if (git(["clone", "-q", labRemote, dir]).status !== 0) throw new Error("cannot clone the lab remote");
   return dir;
+}
+
+/** A faulty commit to what the Pulumi program deploys (the base role's time zone) in `work`; returns its SHA. */
+function faultyTimezoneCommit(work: string): string {
+  const defaults = path.join(work, "infra/ansible/roles/base/defaults/main.yml");
+  fs.writeFileSync(defaults, fs.readFileSync(defaults, "utf8").replace(/^base_timezone: .*$/m, "base_timezone: Etc/GMT+5"));
+  expect(git([...commitAs, "commit", "-qam", "base: wrong time zone"], work).status).toBe(0);
+  return git(["rev-parse", "HEAD"], work).stdout.trim();
 }
 
 /** Poll (bounded) until pred() holds; returns the elapsed ms. */
@@ -227,16 +235,9 @@ describe("AC2: a faulty commit is rolled back through Git, traced by its correla
   });
 
   it("Pulumi layer: a faulty infra commit is reverted and `pulumi up` runs under the id, in the stack history", async () => {
-    // An operator's checkout of this repository (sharing node_modules and the lab).
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), "platform-checkout-"));
+    const work = operatorCheckout();
     try {
-      expect(git(["clone", "-q", repoRoot, work]).status).toBe(0);
-      fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(work, "node_modules"));
-      fs.symlinkSync(labDir, path.join(work, ".lab"));
-      const defaults = path.join(work, "infra/ansible/roles/base/defaults/main.yml");
-      fs.writeFileSync(defaults, fs.readFileSync(defaults, "utf8").replace(/^base_timezone: .*$/m, "base_timezone: Etc/GMT+5"));
-      expect(git([...commitAs, "commit", "-qam", "base: wrong time zone"], work).status).toBe(0);
-      const bad = git(["rev-parse", "HEAD"], work).stdout.trim();
+      const bad = faultyTimezoneCommit(work);
       const env = { PLATFORM_LAB_DIR: labDir };
       const upBad = await script("pulumi.sh", ["lab", "up", "--yes", "--skip-preview"], env, work);
       expect(upBad.status).toBe(0);
@@ -303,16 +304,10 @@ describe("bad input: clear error, nothing changed, audit says failed", () => {
   });
 
   it("rollback.sh refuses a Pulumi-layer rollback when the stack's age key is missing, before reverting anything", async () => {
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), "platform-checkout-"));
+    const work = operatorCheckout();
     const key = path.join(labDir, "age.key");
     try {
-      expect(git(["clone", "-q", repoRoot, work]).status).toBe(0);
-      fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(work, "node_modules"));
-      fs.symlinkSync(labDir, path.join(work, ".lab"));
-      const defaults = path.join(work, "infra/ansible/roles/base/defaults/main.yml");
-      fs.writeFileSync(defaults, fs.readFileSync(defaults, "utf8").replace(/^base_timezone: .*$/m, "base_timezone: Etc/GMT+5"));
-      expect(git([...commitAs, "commit", "-qam", "base: wrong time zone"], work).status).toBe(0);
-      const bad = git(["rev-parse", "HEAD"], work).stdout.trim();
+      const bad = faultyTimezoneCommit(work);
       const before = state();
       const cid = `test-bad-key-${Date.now()}`;
       fs.renameSync(key, `${key}.moved-by-test`);

@@ -9,10 +9,10 @@
 // environment). Leaves the host converged and the stack in sync.
 import { spawn } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { evidenceDir, saveEvidence } from "../support/evidence";
 import { ansibleToolsPath, ensureHostConverged, ensureStackInSync, FINGERPRINT_UNITS, labAnsible, pulumiLab, stackLocks, stackState, until } from "../support/faults";
+import { operatorCheckout } from "../support/gitops";
 import { labDir, onVps, recap, vpsAddress } from "../support/lab";
 import { repoRoot, run, runAsync } from "../support/tools";
 
@@ -213,16 +213,12 @@ describe("faults: rows in PostgreSQL survive replays and restarts", () => {
 
   it("keeps them byte for byte through a rollback of a faulty postgresql commit (applied, then reverted: two restarts)", async () => {
     hostDirty = true;
-    // An operator's checkout of this repository, sharing node_modules and the lab.
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), "platform-checkout-"));
+    const work = operatorCheckout();
     const git = (args: string[]) => run("git", ["-C", work, "-c", "user.name=platform-test", "-c", "user.email=platform-test@lab.invalid", ...args]);
     const sh = (script: string, args: string[], env: Record<string, string> = {}) =>
       runAsync("bash", [path.join(work, "scripts", script), ...args], { env: { ...process.env, PLATFORM_LAB_DIR: labDir, ...env }, timeoutMs: 20 * 60 * 1000 });
     const maxConnections = () => psql("SHOW max_connections").stdout.trim();
     try {
-      expect(run("git", ["clone", "-q", repoRoot, work]).status).toBe(0);
-      fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(work, "node_modules"));
-      fs.symlinkSync(labDir, path.join(work, ".lab"));
       const defaults = path.join(work, "infra/ansible/roles/postgresql/defaults/main.yml");
       fs.writeFileSync(defaults, fs.readFileSync(defaults, "utf8").replace(/^(\s+max_connections): 100$/m, "$1: 42"));
       expect(git(["commit", "-qam", "postgresql: faulty max_connections"]).status).toBe(0);

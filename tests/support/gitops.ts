@@ -4,10 +4,22 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseAllDocuments } from "yaml";
+import * as os from "os";
 import { kubectl } from "./cluster";
+import { labDir } from "./lab";
 import { repoRoot, run } from "./tools";
 
 export const appsDir = path.join(repoRoot, "gitops/apps");
+
+/** An operator's checkout of this repository (HEAD) in a temporary directory, sharing node_modules and the lab. */
+export function operatorCheckout(): string {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "platform-checkout-"));
+  const r = run("git", ["clone", "-q", repoRoot, work]);
+  if (r.status !== 0) throw new Error(`cannot clone ${repoRoot}: ${r.stderr}`);
+  fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(work, "node_modules"));
+  fs.symlinkSync(labDir, path.join(work, ".lab"));
+  return work;
+}
 
 /** The child apps: one folder each under gitops/apps (the App-of-Apps layout). */
 export function childApps(): string[] {
