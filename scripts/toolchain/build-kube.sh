@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Build kube-apiserver and kube-controller-manager at $KUBERNETES_VERSION from the Go module
-# proxy into OUT_DIR (the lab cluster's control plane; K3s itself cannot be built here).
+# Build the lab cluster's Kubernetes binaries at $KUBERNETES_VERSION from the Go module proxy
+# into OUT_DIR: the control plane (kube-apiserver, kube-controller-manager, kube-scheduler) and
+# the node (kubelet, kube-proxy). K3s itself cannot be built here (docs/adr/0003).
 # k8s.io/kubernetes replaces every staging module with ./staging/..., so `go install` refuses it:
 # a throwaway wrapper module requires k8s.io/kubernetes and replaces each staging module (the list
 # is read from k8s.io/kubernetes's own go.mod) with its published k8s.io/NAME v0.MINOR.PATCH, and
-# copies its godebug line. Both commands are built by one `go build` (one shared compile).
+# copies its godebug line. Every command is built by one `go build`, so the packages they share
+# compile once (kubelet alone is ~6 min cold on 2 cores; the others add little after it).
 # Usage: build-kube.sh OUT_DIR
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
@@ -36,7 +38,8 @@ staging="$(sed -n 's#^[[:space:]]*\(k8s.io/[^ ]*\) => ./staging/src/.*#\1#p' "$u
 } > go.mod
 log "wrapper: $(echo "$staging" | wc -w) staging modules replaced with $staging_v; $go_line; ${godebug:-no godebug}"
 
-pkgs=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager)
+pkgs=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
 with_heartbeat "go get k8s.io/kubernetes (module download)" go get "${pkgs[@]/%/@$v}"
 
 # The version the binaries report (upstream's hack/lib/version.sh sets the same variables).
@@ -47,6 +50,6 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $p.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
   ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=$build_date"
 done
-log "compiling kube-apiserver + kube-controller-manager $v (a big compile: many minutes on 2 cores)"
-with_heartbeat "go build kube-apiserver kube-controller-manager" nice -n 19 go build -trimpath \
+log "compiling ${pkgs[*]##*/} $v (one big compile: many minutes on 2 cores)"
+with_heartbeat "go build ${pkgs[*]##*/}" nice -n 19 go build -trimpath \
   -ldflags "$ldflags" -o "$out/" "${pkgs[@]}"

@@ -2,7 +2,8 @@
 # Make sure every pinned tool is in the tool cache, building what is missing from the
 # Go module proxy. Does nothing (in about a second) when all are present.
 # Usage: ensure.sh [TOOL...]   TOOL in: pulumi langhost sops   (default: all of them)
-#        ensure.sh cluster       the lab-cluster tools: kube (kube-apiserver, kube-controller-manager)
+#        ensure.sh cluster       the lab-cluster tools: kube (kube-apiserver, kube-controller-manager,
+#                                kube-scheduler, kubelet, kube-proxy)
 #                                kine argocd (binary + install manifests) helm   (see docs/adr/0003)
 #        ensure.sh gitleaks      the secret scanner (scripts/security/scan-secrets.sh), not in the default list
 # Prints, as its last line on stdout, the PATH entries to prepend (colon-separated).
@@ -73,7 +74,9 @@ for t in "${tools[@]}"; do
       fi ;;
     sops)     build_into sops "$SOPS_VERSION" sops bash "$here/build-go-install.sh" github.com/getsops/sops/v3/cmd/sops "v$SOPS_VERSION" ;;
     gitleaks) build_into gitleaks "$GITLEAKS_VERSION" gitleaks bash "$here/build-go-install.sh" github.com/zricethezav/gitleaks/v8 "v$GITLEAKS_VERSION" ;;
-    kube)     build_into kube "$KUBERNETES_VERSION" kube-controller-manager bash "$here/build-kube.sh" ;;
+    # kubelet is the marker: a cache entry from before the node binaries were added is rebuilt
+    # (the Go build cache keeps that rebuild to the node's own packages).
+    kube)     build_into kube "$KUBERNETES_VERSION" kubelet bash "$here/build-kube.sh" ;;
     kine)     build_into kine "$KINE_VERSION" kine bash "$here/build-kine.sh" ;;
     argocd)
       # Keyed by version; a cache entry built against another gitops-engine pin is rebuilt.
