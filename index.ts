@@ -4,7 +4,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AnsibleDomain } from "./components/ansibleDomain";
+import { AppSecrets } from "./components/appSecrets";
 import { ArgoCd } from "./components/argocd";
+import { APP_SECRETS } from "./lib/appSecrets";
 import { readPlatformConfig } from "./lib/config";
 import { DOMAINS } from "./lib/domains";
 import { readSecrets, secretsHash } from "./lib/secrets";
@@ -40,13 +42,20 @@ for (const domain of config.domains) {
 
 if (config.argocd.enabled) {
   const a = config.argocd;
+  const provider = a.mode === "helm" ? new k8s.Provider("cluster", { kubeconfig: a.kubeconfigPath }) : undefined;
   const common = { gitopsRepoUrl: a.gitopsRepoUrl!, gitopsRevision: a.gitopsRevision, gitopsAppsPath: `${a.gitopsPath}/apps` };
   new ArgoCd(
     "argocd",
     a.mode === "helm"
-      ? { ...common, mode: "helm", provider: new k8s.Provider("cluster", { kubeconfig: a.kubeconfigPath }), chartVersion: pinnedVersion("ARGOCD_CHART_VERSION") }
+      ? { ...common, mode: "helm", provider, chartVersion: pinnedVersion("ARGOCD_CHART_VERSION") }
       : { ...common, mode: "manifests", kubeconfig: a.kubeconfigPath, manifestsDir: a.manifestsDir },
     // After the host domains: the k3s domain brings the API up and fetches its kubeconfig.
+    { dependsOn: previous ? [previous] : [] },
+  );
+  // The workloads' Secrets, from SOPS (gitops/ only names them), through the same channel as Argo CD.
+  new AppSecrets(
+    "app-secrets",
+    { ...(provider ? { provider } : { kubeconfig: a.kubeconfigPath! }), specs: APP_SECRETS, secrets: pulumi.secret(secrets) },
     { dependsOn: previous ? [previous] : [] },
   );
 }

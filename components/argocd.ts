@@ -15,6 +15,8 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { stringify as toYaml } from "yaml";
+import { APP_SECRETS } from "../lib/appSecrets";
+import { ARGOCD_CM_SETTINGS } from "../lib/argocdHealth";
 import { hashPaths } from "../lib/contentHash";
 import { KubectlApply } from "./kubectlApply";
 
@@ -47,14 +49,25 @@ export interface ArgoCdArgs {
   manifestsDir?: string;
 }
 
-/** Chart values that keep argocd-server off any public ingress or load balancer. */
+/** Chart values that keep argocd-server off any public ingress or load balancer, plus the platform's argocd-cm settings. */
 export const privateServerValues = {
   server: {
     service: { type: "ClusterIP" },
     ingress: { enabled: false },
   },
   dex: { enabled: false },
+  configs: { cm: { ...ARGOCD_CM_SETTINGS } },
 };
+
+/** The platform's argocd-cm settings (lib/argocdHealth.ts) as a server-side apply patch of the release's argocd-cm. */
+export function argocdCmPatch(namespace: string) {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "argocd-cm", namespace, labels: { "app.kubernetes.io/name": "argocd-cm", "app.kubernetes.io/part-of": "argocd" } },
+    data: { ...ARGOCD_CM_SETTINGS },
+  };
+}
 
 export function rootApplicationSpec(args: { namespace: string; repoURL: string; revision: string; path: string }) {
   return {
@@ -114,7 +127,8 @@ export const APPS_PROJECT = "platform";
  * Namespaces as cluster-scoped objects, and orphaned-resource monitoring on, so an object made by
  * hand in an app's namespace is reported (condition OrphanedResourceWarning; scripts/drift.sh
  * lists it) and never deleted. The root app stays in `default`: its namespace is Argo CD's own,
- * full of objects that Pulumi (not Git) manages, which would all count as orphans.
+ * full of objects that Pulumi (not Git) manages, which would all count as orphans. The app Secrets
+ * Pulumi makes from SOPS (lib/appSecrets.ts) live in the apps' namespaces by design: not orphans.
  */
 export function appsProjectSpec(namespace: string, repoURL: string) {
   return {
@@ -126,7 +140,7 @@ export function appsProjectSpec(namespace: string, repoURL: string) {
       sourceRepos: [repoURL],
       destinations: [{ server: "https://kubernetes.default.svc", namespace: "*" }],
       clusterResourceWhitelist: [{ group: "", kind: "Namespace" }],
-      orphanedResources: { warn: true },
+      orphanedResources: { warn: true, ignore: APP_SECRETS.map((s) => ({ group: "", kind: "Secret", name: s.name })) },
     },
   };
 }
@@ -171,14 +185,18 @@ export class ArgoCd extends pulumi.ComponentResource {
       const install = path.join(args.manifestsDir, "install.yaml");
       if (!fs.existsSync(install)) throw new Error(`ArgoCd mode 'manifests': no install.yaml in ${args.manifestsDir} (run scripts/toolchain/ensure.sh argocd)`);
       const kubeconfig = args.kubeconfig;
-      const inline = (resName: string, obj: object, dependsOn: pulumi.Resource[]) =>
-        new KubectlApply(resName, { kubeconfig, manifest: toYaml(obj), contentHash: hashText(toYaml(obj)) }, { parent: this, dependsOn });
+      // Literal block scalars keep multi-line values (the Lua health check) byte for byte.
+      const yaml = (obj: object) => toYaml(obj, { blockQuote: "literal" });
+      const inline = (resName: string, obj: object, dependsOn: pulumi.Resource[], fieldManager?: string) =>
+        new KubectlApply(resName, { kubeconfig, manifest: yaml(obj), contentHash: hashText(yaml(obj)), ...(fieldManager ? { fieldManager } : {}) }, { parent: this, dependsOn });
       const ns = inline(`${name}-ns`, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }, []);
       const release = new KubectlApply(
         `${name}-install`,
         { kubeconfig, files: [install], namespace, contentHash: hashPaths(path.dirname(install), [path.basename(install)]) },
         { parent: this, dependsOn: [ns] },
       );
+      // Its own field manager: the release's apply owns the rest of argocd-cm.
+      inline(`${name}-cm-settings`, argocdCmPatch(namespace), [release], "platform-pulumi-settings");
       const project = inline(`${name}-default-project`, defaultProjectSpec(namespace), [release]);
       const appsProject = inline(`${name}-apps-project`, appsProjectSpec(namespace, args.gitopsRepoUrl), [release]);
       this.rootApplication = inline(`${name}-root-app`, root, [project, appsProject]);

@@ -21,6 +21,12 @@ export interface KubectlApplyInputs {
   namespace?: string;
   /** sha256 of the files' content (computed by the program): a change is what makes an apply due. */
   contentHash: string;
+  /**
+   * Server-side apply field manager. Default: "platform-pulumi". Give a patch of an object that
+   * another KubectlApply also applies (e.g. settings added to the release's argocd-cm) a manager of
+   * its own: one manager applying both would drop the other's fields on every apply.
+   */
+  fieldManager?: string;
 }
 
 interface KubectlApplyOutputs extends KubectlApplyInputs {
@@ -35,7 +41,7 @@ function kubectl(inputs: KubectlApplyInputs, verb: "apply" | "diff" | "delete"):
   /* eslint-enable @typescript-eslint/no-require-imports */
   const abs = (p: string) => path.resolve(process.cwd(), p);
   const args = ["--kubeconfig", abs(inputs.kubeconfig), verb];
-  if (verb !== "delete") args.push("--server-side", "--field-manager=platform-pulumi");
+  if (verb !== "delete") args.push("--server-side", `--field-manager=${inputs.fieldManager ?? "platform-pulumi"}`);
   if (verb === "apply") args.push("--force-conflicts");
   if (verb === "delete") args.push("--ignore-not-found", "--wait=false");
   if (inputs.namespace) args.push("--namespace", inputs.namespace);

@@ -196,6 +196,48 @@ lab_netns_list() {
   ip netns list 2>/dev/null | awk -v p="$LAB_NETNS_PREFIX" 'index($1, p) == 1 { print $1 }'
 }
 
+# --- cgroups -----------------------------------------------------------------------------
+# The lab node (kubelet + containerd inside the VPS) needs the guest's cgroup layout to match the
+# host's. lab_cgroup_layout prints "unified" when the host runs pure cgroup v2 (the controllers are
+# on the cgroup2 mount: a typical systemd workstation), "legacy" when the controllers are on v1
+# hierarchies (hybrid or v1 hosts, like the CI machines this project is built on).
+lab_cgroup_layout() {
+  if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ] && [ -s /sys/fs/cgroup/cgroup.controllers ]; then
+    echo unified
+  else
+    echo legacy
+  fi
+}
+
+# lab_cgroup_enter NAME: move this shell into a cgroup NAME of its own, below its current cgroup,
+# in every v1 hierarchy and in the cgroup2 one (legacy layout, no systemd PID 1 on the host).
+# systemd-nspawn --keep-unit then makes its payload/supervisor cgroups there, so two labs never
+# share (and fight over) one cgroup. Unified hosts with systemd use `systemd-run --scope` instead.
+lab_cgroup_enter() {
+  local name="${1:?cgroup name}" id ctrls rel fstype target opts mnt c ok
+  while IFS=: read -r id ctrls rel; do
+    mnt=""
+    while read -r fstype target opts; do
+      if [ -z "$ctrls" ]; then
+        [ "$fstype" = cgroup2 ] && { mnt="$target"; break; }
+      elif [ "$fstype" = cgroup ]; then
+        ok=1
+        for c in ${ctrls//,/ }; do case ",$opts," in *",$c,"*) ;; *) ok=0 ;; esac; done
+        [ "$ok" = 1 ] && { mnt="$target"; break; }
+      fi
+    done < <(findmnt -rn -t cgroup,cgroup2 -o FSTYPE,TARGET,OPTIONS)
+    [ -n "$mnt" ] || continue
+    mkdir -p "$mnt$rel/$name"
+    # A new v1 cpuset cgroup has no CPUs or memory nodes: joining it fails (ENOSPC) until they
+    # are copied from the parent.
+    for c in cpuset.cpus cpuset.mems; do
+      if [ -f "$mnt$rel/$name/$c" ] && [ -z "$(cat "$mnt$rel/$name/$c")" ]; then cat "$mnt$rel/$c" > "$mnt$rel/$name/$c"; fi
+    done
+    echo "$BASHPID" > "$mnt$rel/$name/cgroup.procs"
+  done < /proc/self/cgroup
+  : "$id"
+}
+
 # --- ssh ---------------------------------------------------------------------------------
 # Strict host key checking against the known_hosts pinned by up.sh: no trust on first use.
 lab_ssh_opts() {

@@ -112,19 +112,36 @@ bash "$LAB_SCRIPTS/secrets.sh"
 lab_netns_create "$LAB_VPS_NETNS" "$LAB_VPS_ADDR"
 
 # systemd-nspawn cannot use its own --network-veth here (PID 1 is not systemd), so it joins
-# the namespace made above. CAP_NET_ADMIN/CAP_NET_RAW: nftables and WireGuard inside.
-# /dev/net/tun: wireguard-go (no WireGuard kernel module on this machine).
-# --register=no --keep-unit: no systemd-machined/system bus on the host to talk to.
+# the namespace made above. --register=no --keep-unit: no systemd-machined/system bus on the host.
 # setsid: the container outlives this script and the terminal that started it.
 # 8>&-: the container must not inherit (and so hold for ever) the up/down lock.
-log "booting $LAB_VPS_HOSTNAME (systemd-nspawn) in netns $LAB_VPS_NETNS at $LAB_VPS_ADDR"
+# What the lab node (kubelet, containerd, runc, CNI inside the VPS: docs/adr/0010) needs, from
+# shared/notes' trial: every capability (runc sets up namespaces and mounts), the keyring and bpf
+# syscalls, /dev/kmsg (kubelet's OOM watcher), the host's modules read-only, a writable
+# /proc/sys/net (CNI sets interface sysctls; the rest of /proc/sys stays read-only, so nothing in
+# the lab can change the host kernel's settings), and the guest's cgroup layout = the host's.
+# /dev/net/tun: wireguard-go (no WireGuard kernel module on this machine).
+cgroup_layout="$(lab_cgroup_layout)"
+echo "$cgroup_layout" > "$LAB_DIR/run/cgroup-layout"
+if [ "$cgroup_layout" = unified ]; then unified_hierarchy=1; else unified_hierarchy=0; fi
+launcher=()
+extra_binds=()
+[ ! -d /lib/modules ] || extra_binds+=(--bind-ro=/lib/modules)
+if [ "$cgroup_layout" = unified ] && [ -d /run/systemd/system ]; then
+  # systemd owns the host's cgroup tree: ask it for a delegated scope of our own.
+  launcher=(systemd-run --scope --quiet --collect -p Delegate=yes "--unit=$LAB_VPS_NETNS-lab-$$")
+fi
+log "booting $LAB_VPS_HOSTNAME (systemd-nspawn) in netns $LAB_VPS_NETNS at $LAB_VPS_ADDR (cgroups: $cgroup_layout)"
 t_boot=$(date +%s)
-setsid systemd-nspawn -D "$LAB_ROOTFS" --boot --register=no --keep-unit -M "$LAB_VPS_HOSTNAME" \
-  --network-namespace-path="/run/netns/$LAB_VPS_NETNS" \
-  --capability=CAP_NET_ADMIN,CAP_NET_RAW \
-  --bind=/dev/net/tun \
-  --link-journal=no --resolv-conf=off --timezone=off --console=read-only \
-  < /dev/null >> "$LAB_LOGS/vps-console.log" 2>&1 8>&- &
+(
+  [ ${#launcher[@]} -gt 0 ] || lab_cgroup_enter "$LAB_VPS_NETNS"
+  export SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="$unified_hierarchy" SYSTEMD_NSPAWN_API_VFS_WRITABLE=network
+  exec setsid "${launcher[@]}" systemd-nspawn -D "$LAB_ROOTFS" --boot --register=no --keep-unit -M "$LAB_VPS_HOSTNAME" \
+    --network-namespace-path="/run/netns/$LAB_VPS_NETNS" \
+    --capability=all --system-call-filter='@keyring bpf perf_event_open add_key keyctl' \
+    --bind=/dev/net/tun --bind=/dev/kmsg "${extra_binds[@]}" \
+    --link-journal=no --resolv-conf=off --timezone=off --console=read-only
+) < /dev/null >> "$LAB_LOGS/vps-console.log" 2>&1 8>&- &
 pid=$!
 lab_write_pidfile "$LAB_PIDFILE" "$pid"
 

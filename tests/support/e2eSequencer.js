@@ -10,6 +10,7 @@ const ORDER = [
   "lab-cluster",
   "argocd-lab",
   "pulumi-lab",
+  "workload",
   "drift-and-rollback",
   "exposure",
   "faults",

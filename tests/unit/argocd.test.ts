@@ -91,7 +91,7 @@ describe("ArgoCd component, air-gapped path (release manifests)", () => {
   });
 
   it("applies the namespace, the release's install.yaml, the default project and the root app, with no Helm and no provider plugin", () => {
-    expect(applied().map((r) => r.name)).toEqual(["lab-ns", "lab-install", "lab-default-project", "lab-apps-project", "lab-root-app"]);
+    expect(applied().map((r) => r.name).sort()).toEqual(["lab-apps-project", "lab-cm-settings", "lab-default-project", "lab-install", "lab-ns", "lab-root-app"]);
     expect(registered.some((r) => r.name.startsWith("lab-") && r.type.startsWith("kubernetes:"))).toBe(false);
     const install = applied().find((r) => r.name === "lab-install")!.inputs as { files: string[]; namespace: string; contentHash: string };
     expect(install.files).toEqual([path.join(dir, "install.yaml")]);
@@ -111,13 +111,22 @@ describe("ArgoCd component, air-gapped path (release manifests)", () => {
     const spec = appsProjectSpec("argocd", "git://10.213.0.1:9418/platform.git");
     expect(spec.metadata.name).toBe(APPS_PROJECT);
     expect(spec.spec.sourceRepos).toEqual(["git://10.213.0.1:9418/platform.git"]);
-    expect(spec.spec.orphanedResources).toEqual({ warn: true });
+    expect(spec.spec.orphanedResources).toEqual({ warn: true, ignore: [{ group: "", kind: "Secret", name: "demo-credentials" }] });
     expect(spec.spec.clusterResourceWhitelist).toEqual([{ group: "", kind: "Namespace" }]);
     expect(manifest).toContain("warn: true");
     // Every child app of gitops/apps names that project.
     for (const app of fs.readdirSync("gitops/apps")) {
       expect(`${app}: ${fs.readFileSync(path.join("gitops/apps", app, "application.jsonnet"), "utf8").match(/project: '([^']+)'/)?.[1]}`).toBe(`${app}: ${APPS_PROJECT}`);
     }
+  });
+
+  it("adds the platform's Deployment health check to the release's argocd-cm under a field manager of its own", () => {
+    const cm = applied().find((r) => r.name === "lab-cm-settings")!.inputs as { manifest: string; fieldManager: string };
+    expect(cm.fieldManager).toBe("platform-pulumi-settings");
+    expect(cm.manifest).toContain("name: argocd-cm");
+    expect(cm.manifest).toContain("resource.customizations.health.apps_Deployment");
+    expect(cm.manifest).toContain("resource.customizations.health.apps_Deployment: |");
+    expect(cm.manifest).toContain('  if want > 0 and available == 0 and progressing ~= nil and progressing.reason == "NewReplicaSetAvailable" then\n');
   });
 
   it("refuses a manifests directory without install.yaml, naming the fix", () => {

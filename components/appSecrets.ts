@@ -1,0 +1,65 @@
+// The app Secrets the cluster's workloads read, made from the stack's SOPS file (lib/appSecrets.ts
+// declares which value goes where; docs/adr/0011 says why this path). Each Secret is one
+// server-side apply whose manifest is a Pulumi secret: encrypted in the state, masked in previews
+// and logs. Its namespace is applied beside it (Argo CD's app applies the same Namespace from Git:
+// two field managers, no conflicting field) and is never deleted from here (retainOnDelete): the
+// app that lives in it is Argo CD's.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
+import { stringify as toYaml } from "yaml";
+import { AppSecretSpec, appSecretObjects } from "../lib/appSecrets";
+import { KubectlApply } from "./kubectlApply";
+
+export interface AppSecretsArgs {
+  /** Admin kubeconfig of the cluster for the air-gapped path (kubectl server-side apply; ArgoCd mode "manifests"). */
+  kubeconfig?: string;
+  /** Or a Kubernetes provider (ArgoCd mode "helm"): the provider's own Secret and NamespacePatch. */
+  provider?: k8s.Provider;
+  /** The Secrets to create (default: lib/appSecrets.ts APP_SECRETS, passed by index.ts). */
+  specs: AppSecretSpec[];
+  /** The stack's decrypted SOPS values (a secret Output). */
+  secrets: pulumi.Output<Record<string, string>>;
+}
+
+export class AppSecrets extends pulumi.ComponentResource {
+  constructor(name: string, args: AppSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("platform:index:AppSecrets", name, {}, opts);
+    if (!args.kubeconfig === !args.provider) throw new Error("AppSecrets needs exactly one of kubeconfig or provider");
+    for (const spec of args.specs) {
+      const objects = args.secrets.apply((s) => appSecretObjects(spec, s));
+      if (args.provider) {
+        const childOpts = { parent: this, provider: args.provider };
+        const ns = new k8s.core.v1.NamespacePatch(`${name}-ns-${spec.namespace}`, { metadata: { name: spec.namespace } }, { ...childOpts, retainOnDelete: true });
+        new k8s.core.v1.Secret(
+          `${name}-${spec.namespace}-${spec.name}`,
+          {
+            metadata: { name: spec.name, namespace: spec.namespace, labels: { "app.kubernetes.io/managed-by": "pulumi", "platform.example/source": "sops" } },
+            type: "Opaque",
+            stringData: pulumi.secret(objects.apply((o) => (o[1] as { stringData: Record<string, string> }).stringData)),
+          },
+          { ...childOpts, dependsOn: [ns] },
+        );
+        continue;
+      }
+      const kubeconfig = args.kubeconfig!;
+      const nsYaml = toYaml({ apiVersion: "v1", kind: "Namespace", metadata: { name: spec.namespace } });
+      const ns = new KubectlApply(
+        `${name}-ns-${spec.namespace}`,
+        { kubeconfig, manifest: nsYaml, contentHash: sha256(nsYaml) },
+        { parent: this, retainOnDelete: true },
+      );
+      const manifest = pulumi.secret(objects.apply((o) => toYaml(o[1])));
+      new KubectlApply(
+        `${name}-${spec.namespace}-${spec.name}`,
+        { kubeconfig, manifest, contentHash: pulumi.secret(manifest.apply(sha256)) },
+        { parent: this, dependsOn: [ns], additionalSecretOutputs: ["manifest", "contentHash"] },
+      );
+    }
+    this.registerOutputs({});
+  }
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
