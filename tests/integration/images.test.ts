@@ -2,7 +2,8 @@
 // the same inputs into two directories, they are byte-identical; each archive is a valid OCI
 // layout (every blob's digest and size match its descriptor, read here independently of the
 // Python helper); names and configs are the pinned ones; the binaries are static; pause exits 0
-// on SIGTERM and SIGINT. A corrupted archive fails the same checks.
+// on SIGTERM and SIGINT; containerd 1.6.20's own import code (no daemon) imports and unpacks them
+// under the pinned names. A corrupted archive fails the same checks.
 import { spawn } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
@@ -289,6 +290,27 @@ describe("the lab's images, built without a registry (build-images.sh)", () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("INVALID");
     expect(run("python3", [helper, "verify", path.join(first, img.file)]).status).toBe(0);
+  });
+
+  it("imports and unpacks with containerd 1.6.20's own import code, under the pinned names", () => {
+    // tests/support/containerd-import: Client.Import(WithAllPlatforms), what
+    // `ctr -n k8s.io images import --all-platforms` runs, then unpack through the walking differ.
+    const tool = path.join(work, "containerd-import");
+    const goEnv = { ...process.env, GOTOOLCHAIN: "local", CGO_ENABLED: "0", GOFLAGS: "-mod=readonly -buildvcs=false" };
+    const b = run("go", ["build", "-o", tool, "."], { cwd: path.join(repoRoot, "tests/support/containerd-import"), env: goEnv });
+    if (b.status !== 0) throw new Error(`go build containerd-import: ${b.stderr}`);
+    const images = readImages(first).images;
+    const root = path.join(work, "containerd");
+    const r = run(tool, [root, ...images.map((i) => path.join(first, i.file))], { timeoutMs: 5 * 60 * 1000 });
+    if (r.status !== 0) throw new Error(`containerd-import: ${r.stderr}`);
+    const imported = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { name: string; target: string; files: { name: string; mode: string; size: number }[] });
+    saveEvidence("images", "containerd-import.jsonl", r.stdout);
+    expect(imported.map((i) => [i.name, i.target]).sort()).toEqual(images.map((i) => [i.ref, i.digest]).sort());
+    for (const e of expected) {
+      const img = imported.find((i) => i.name === e.ref)!;
+      const layer = checkLayout(path.join(first, images.find((i) => i.ref === e.ref)!.file)).layer;
+      expect(img.files).toEqual([{ name: e.binary, mode: "-rwxr-xr-x", uid: 0, gid: 0, size: layer[0].data.length }]);
+    }
   });
 
   it("is what ensure.sh images caches (same digests in the tool cache)", () => {
