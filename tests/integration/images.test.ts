@@ -183,6 +183,32 @@ async function handlersInstalled(pid: number, signals: number[], timeoutMs = 500
   }
 }
 
+/** Polls `cond` (no fixed sleeps) until it holds; throws after timeoutMs. */
+async function waitFor<T>(what: string, cond: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = cond();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+const childrenOf = (pid: number): number[] => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+};
+const procState = (pid: number): string | undefined => {
+  try {
+    return /^State:\s*(\S)/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  } catch {
+    return undefined; // gone: reaped
+  }
+};
+
 function runUntilSignalled(binary: string, signal: NodeJS.Signals): Promise<{ code: number | null; signal: string | null }> {
   const child = spawn(binary, [], { stdio: ["ignore", "ignore", "pipe"] });
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
@@ -274,6 +300,39 @@ describe("the lab's images, built without a registry (build-images.sh)", () => {
     const pause = path.join(bins, `pause-${signal}`);
     fs.writeFileSync(pause, checkLayout(path.join(first, img.file)).layer[0].data, { mode: 0o755 });
     expect(await runUntilSignalled(pause, signal)).toEqual({ code: 0, signal: null });
+  });
+
+  it("pause reaps an exited child when it is PID 1 of a PID namespace", async () => {
+    const img = readImages(first).images.find((i) => i.ref === versions.PAUSE_IMAGE)!;
+    const pause = path.join(bins, "pause-pid1");
+    fs.writeFileSync(pause, checkLayout(path.join(first, img.file)).layer[0].data, { mode: 0o755 });
+    const fifo = path.join(work, "release-child");
+    expect(run("mkfifo", [fifo]).status).toBe(0);
+    // sh starts a child that blocks on the FIFO, then becomes pause (PID 1): the child is pause's.
+    const ns = spawn("unshare", ["--pid", "--fork", "--kill-child", "sh", "-c", `(read x < '${fifo}') & exec '${pause}'`], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    const exited = new Promise<number | null>((resolve) => ns.on("exit", (code) => resolve(code)));
+    const guard = setTimeout(() => ns.kill("SIGKILL"), 15_000); // bounded: never hang the suite
+    try {
+      const pid1 = await waitFor("pause as PID 1", () => {
+        const c = childrenOf(ns.pid!)[0];
+        try {
+          return c && fs.readlinkSync(`/proc/${c}/exe`) === pause ? c : undefined;
+        } catch {
+          return undefined; // between fork and exec
+        }
+      });
+      await handlersInstalled(pid1, [2, 15, 17]);
+      const child = await waitFor("pause's child", () => childrenOf(pid1)[0]);
+      fs.writeFileSync(fifo, "go\n"); // the child reads it and exits
+      // A zombie (state Z) would stay forever; a reaped child leaves /proc.
+      await waitFor(`child ${child} reaped`, () => (procState(child) === undefined ? true : undefined));
+      process.kill(pid1, "SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      clearTimeout(guard);
+    }
   });
 
   it("fails the layout checks when a blob is corrupted (ours and the helper's)", () => {
