@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,8 +34,9 @@ const schemaLockKey = 0x67726565746572 // "greeter"
 type pgStore struct {
 	pool *pgxpool.Pool
 
-	mu          sync.Mutex
-	schemaReady bool
+	// schemaLock (a one-slot channel, so waiting honours the caller's deadline) guards schemaReady.
+	schemaLock  chan struct{}
+	schemaReady atomic.Bool
 }
 
 // newPGStore builds the pool from the validated settings. The password is set on the parsed
@@ -54,16 +55,24 @@ func newPGStore(pg PGConfig) (*pgStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres pool: %w", err)
 	}
-	return &pgStore{pool: pool}, nil
+	return &pgStore{pool: pool, schemaLock: make(chan struct{}, 1)}, nil
 }
 
 func (s *pgStore) Close() { s.pool.Close() }
 
-// ensureSchema creates the table once per process; later calls cost a mutex.
+// ensureSchema creates the table once per process; later calls cost an atomic load. A caller
+// waiting for another's attempt gives up at its own deadline (readiness keeps its 1 s bound).
 func (s *pgStore) ensureSchema(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.schemaReady {
+	if s.schemaReady.Load() {
+		return nil
+	}
+	select {
+	case s.schemaLock <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("create table greeter_visits: %w", ctx.Err())
+	}
+	defer func() { <-s.schemaLock }()
+	if s.schemaReady.Load() {
 		return nil
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -76,7 +85,7 @@ func (s *pgStore) ensureSchema(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create table greeter_visits: %w", err)
 	}
-	s.schemaReady = true
+	s.schemaReady.Store(true)
 	return nil
 }
 

@@ -220,6 +220,10 @@ function runUntilSignalled(binary: string, signal: NodeJS.Signals): Promise<{ co
       child.kill(signal);
       return exited;
     })
+    .catch((e) => {
+      child.kill("SIGKILL"); // leave nothing running on a failure
+      throw e;
+    })
     .finally(() => clearTimeout(guard));
 }
 
@@ -332,6 +336,11 @@ describe("the lab's images, built without a registry (build-images.sh)", () => {
       expect(await exited).toBe(0);
     } finally {
       clearTimeout(guard);
+      // On a failure, end the namespace now (--kill-child takes pause and its child with it).
+      if (ns.exitCode === null && ns.signalCode === null) {
+        ns.kill("SIGKILL");
+        await exited;
+      }
     }
   });
 
