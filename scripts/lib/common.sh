@@ -41,3 +41,23 @@ langhost_source_hash() {
   cat "$PLATFORM_ROOT"/toolchain/langhost/go.mod "$PLATFORM_ROOT"/toolchain/langhost/go.sum \
     "$PLATFORM_ROOT"/toolchain/langhost/*.go | sha256sum | cut -c1-12
 }
+
+# The lab's images (scripts/toolchain/build-images.sh) are built from our own sources by two
+# compilers: key their cache entry by the image pins, those sources and the compilers' versions.
+images_source_hash() {
+  local f
+  {
+    grep -E '^(PAUSE|GREETER|COREDNS)_' "$PLATFORM_ROOT/toolchain/versions.env"
+    for f in "$PLATFORM_ROOT"/toolchain/images/pause/pause.c \
+             "$PLATFORM_ROOT"/scripts/toolchain/build-images.sh "$PLATFORM_ROOT"/scripts/toolchain/oci-image.py \
+             "$PLATFORM_ROOT"/apps/greeter/go.mod "$PLATFORM_ROOT"/apps/greeter/go.sum \
+             $(find "$PLATFORM_ROOT/apps/greeter" -maxdepth 1 -name '*.go' ! -name '*_test.go' | LC_ALL=C sort); do
+      printf '== %s\n' "${f#"$PLATFORM_ROOT"/}"; cat "$f"
+    done
+    go version 2>/dev/null || echo "no go"
+    gcc --version 2>/dev/null | head -1 || echo "no gcc"
+  } | sha256sum | cut -c1-12
+}
+# The version part of the images' cache entry, and the entry itself (what the lab imports).
+images_key() { printf 'pause%s-greeter%s-coredns%s-%s' "$PAUSE_VERSION" "$GREETER_VERSION" "$COREDNS_VERSION" "$(images_source_hash)"; }
+images_dir() { tool_dir images "$(images_key)"; }

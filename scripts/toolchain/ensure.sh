@@ -6,6 +6,8 @@
 #                                kube-scheduler, kubelet, kube-proxy)
 #                                kine argocd (binary + install manifests) helm   (see docs/adr/0003)
 #        ensure.sh gitleaks      the secret scanner (scripts/security/scan-secrets.sh), not in the default list
+#        ensure.sh images        the lab's OCI image archives (pause, greeter, CoreDNS; build-images.sh,
+#                                docs/adr/0008), into $(images_dir) (scripts/lib/common.sh); not in the default list
 # Prints, as its last line on stdout, the PATH entries to prepend (colon-separated).
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
@@ -29,16 +31,18 @@ need_go() {
 
 # build_into TOOL VERSION BINARY BUILDER...: run BUILDER with a temp output dir, then move it
 # into place atomically, so an interrupted build never leaves a half tool in the cache.
+# BINARY marks a complete entry: an executable, or a non-empty *.json manifest (the images).
+entry_complete() { if [ "${1%.json}" != "$1" ]; then [ -s "$1" ]; else [ -x "$1" ]; fi; }
 build_into() {
   local tool="$1" version="$2" binary="$3"; shift 3
   local dest; dest="$(tool_dir "$tool" "$version")"
-  if [ -x "$dest/$binary" ]; then log "$tool $version: cached"; return 0; fi
+  if entry_complete "$dest/$binary"; then log "$tool $version: cached"; return 0; fi
   need_go "$tool" "$version"
   log "$tool $version: building (not in $TOOLS_CACHE)"
   local tmp; tmp="$(mktemp -d "$TOOLS_CACHE/.build-$tool-XXXXXX")"
   local start; start=$(date +%s)
   if ! "$@" "$tmp"; then rm -rf "$tmp"; die "$tool $version: build failed (see the output above)"; fi
-  [ -x "$tmp/$binary" ] || { rm -rf "$tmp"; die "$tool $version: build produced no $binary"; }
+  entry_complete "$tmp/$binary" || { rm -rf "$tmp"; die "$tool $version: build produced no $binary"; }
   rm -rf "$dest"; mkdir -p "$(dirname "$dest")"; mv "$tmp" "$dest"
   log "$tool $version: built in $(( $(date +%s) - start ))s -> $dest"
 }
@@ -86,7 +90,9 @@ for t in "${tools[@]}"; do
       fi
       build_into argocd "$ARGOCD_VERSION" argocd bash "$here/build-argocd.sh" ;;
     helm)     build_into helm "$HELM_VERSION" helm bash "$here/build-helm.sh" ;;
-    *) die "unknown tool '$t' (known: pulumi langhost sops gitleaks; cluster = ${cluster_tools[*]})" ;;
+    # Keyed by the image pins and the hash of their sources (like langhost): an edit rebuilds them.
+    images)   build_into images "$(images_key)" images.json bash "$here/build-images.sh" ;;
+    *) die "unknown tool '$t' (known: pulumi langhost sops gitleaks images; cluster = ${cluster_tools[*]})" ;;
   esac
 done
 tools_path
