@@ -31,6 +31,8 @@ fi
 bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" >/dev/null
 # The lab's control plane and Argo CD runtime (the k3s role's lab path copies them to the lab VPS).
 bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" cluster >/dev/null
+# The lab's OCI images (pause, the greeter), imported by the k3s role's lab node (ADR 0008).
+bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" images >/dev/null
 # The secret scanner (scripts/security/scan-secrets.sh).
 bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" gitleaks >/dev/null
 bash "$PLATFORM_ROOT/scripts/toolchain/ensure-ansible.sh" >/dev/null

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -200,4 +201,47 @@ func (p PGConfig) keywordDSN() string {
 
 func quoteDSN(v string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+// configFiles maps the files of GREETER_CONFIG_DIR (a mounted ConfigMap: one key, one file) to the
+// variables they stand for. The password is never read from there: it comes from the Secret.
+var configFiles = map[string]string{
+	"greeting":   "GREETER_GREETING",
+	"db-host":    "PGHOST",
+	"db-port":    "PGPORT",
+	"db-name":    "PGDATABASE",
+	"db-user":    "PGUSER",
+	"db-sslmode": "PGSSLMODE",
+}
+
+// DirLookup returns a getenv for ParseConfig where a file of dir (see configFiles) wins over the
+// environment variable it stands for, and a fingerprint of those files' contents (it changes
+// exactly when a reload is due). A missing dir or file falls back to the environment.
+func DirLookup(dir string, env func(string) (string, bool), read func(string) ([]byte, error)) (func(string) (string, bool), string) {
+	values := map[string]string{}
+	var fp strings.Builder
+	for _, file := range sortedKeys(configFiles) {
+		b, err := read(dir + "/" + file)
+		if err != nil {
+			fp.WriteString(file + "\x00-\x00")
+			continue
+		}
+		values[configFiles[file]] = string(b)
+		fp.WriteString(file + "\x00" + string(b) + "\x00")
+	}
+	return func(name string) (string, bool) {
+		if v, ok := values[name]; ok {
+			return v, true
+		}
+		return env(name)
+	}, fp.String()
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -65,7 +65,7 @@ func TestThePasswordNeverAppearsInLogsOrResponses(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, nil, log, ln) }()
+	go func() { done <- run(ctx, cfg, nil, log, ln, nil) }()
 
 	base := "http://" + ln.Addr().String()
 	var bodies []string
@@ -132,7 +132,7 @@ func TestShutdownDrainsInFlightRequestsThenReturnsNil(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runWith(ctx, cfg, nil, store, newLogger(io.Discard, redactor("")), ln) }()
+	go func() { done <- runWith(ctx, cfg, nil, store, newLogger(io.Discard, redactor("")), ln, nil) }()
 
 	addr := ln.Addr().String()
 	inflight := make(chan string, 1)
@@ -179,7 +179,7 @@ func TestShutdownGivesUpAfterItsBound(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runWith(ctx, cfg, nil, store, newLogger(io.Discard, redactor("")), ln) }()
+	go func() { done <- runWith(ctx, cfg, nil, store, newLogger(io.Discard, redactor("")), ln, nil) }()
 	go func() {
 		resp, err := http.Get("http://" + ln.Addr().String() + "/")
 		if err == nil {

@@ -20,15 +20,20 @@ const (
 	maxNoteBytes        = 1024
 )
 
-// Server holds the handlers' dependencies. store is nil when the configuration is invalid: every
-// database route then answers 503 with the configuration problem.
-type Server struct {
+// state is what a configuration reload replaces as a whole (see Reload). store is nil when the
+// configuration is invalid: every database route then answers 503 with the configuration problem.
+type state struct {
 	cfg       Config
 	configErr error
 	store     Store
-	log       *slog.Logger
 	redact    func(string) string
-	version   string
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	st      atomic.Pointer[state]
+	log     *slog.Logger
+	version string
 	// readyTimeout bounds the readiness query (defaultReadyTimeout; tests shorten it).
 	readyTimeout time.Duration
 
@@ -39,9 +44,22 @@ type Server struct {
 }
 
 func NewServer(cfg Config, configErr error, store Store, log *slog.Logger, version string) *Server {
-	return &Server{cfg: cfg, configErr: configErr, store: store, log: log, redact: redactor(cfg.PG.Password), version: version,
-		readyTimeout: defaultReadyTimeout}
+	s := &Server{log: log, version: version, readyTimeout: defaultReadyTimeout}
+	s.Reload(cfg, configErr, store)
+	return s
 }
+
+// Reload makes every request from now on use this configuration and store, and returns the store
+// it replaces (the caller closes it). Requests already running finish with the old ones.
+func (s *Server) Reload(cfg Config, configErr error, store Store) (old Store) {
+	prev := s.st.Swap(&state{cfg: cfg, configErr: configErr, store: store, redact: redactor(cfg.PG.Password)})
+	if prev == nil {
+		return nil
+	}
+	return prev.store
+}
+
+func (s *Server) current() *state { return s.st.Load() }
 
 // Routes is the service's HTTP API.
 func (s *Server) Routes() http.Handler {
@@ -70,21 +88,23 @@ type errorResponse struct {
 }
 
 func (s *Server) handleRoot(w http.ResponseWriter, r *http.Request) {
-	if !s.usable(w) {
+	st := s.current()
+	if !s.usable(w, st) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()
-	n, err := s.store.Count(ctx)
+	n, err := st.store.Count(ctx)
 	if err != nil {
 		s.dbFail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rootResponse{Greeting: s.cfg.Greeting, Rows: n})
+	writeJSON(w, http.StatusOK, rootResponse{Greeting: st.cfg.Greeting, Rows: n})
 }
 
 func (s *Server) handleVisit(w http.ResponseWriter, r *http.Request) {
-	if !s.usable(w) {
+	st := s.current()
+	if !s.usable(w, st) {
 		return
 	}
 	note, err := readNote(r)
@@ -94,7 +114,7 @@ func (s *Server) handleVisit(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()
-	n, err := s.store.AddVisit(ctx, note)
+	n, err := st.store.AddVisit(ctx, note)
 	if err != nil {
 		s.dbFail(w, r, err)
 		return
@@ -145,16 +165,17 @@ func (s *Server) notReadyReason(ctx context.Context) string {
 	if s.draining.Load() {
 		return "shutting down"
 	}
-	if s.configErr != nil {
-		return s.redact(s.configErr.Error())
+	st := s.current()
+	if st.configErr != nil {
+		return st.redact(st.configErr.Error())
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.readyTimeout)
 	defer cancel()
-	if _, err := s.store.Count(ctx); err != nil {
+	if _, err := st.store.Count(ctx); err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return "database: no answer within " + s.readyTimeout.String()
 		}
-		return s.redact("database: " + err.Error())
+		return st.redact("database: " + err.Error())
 	}
 	return ""
 }
@@ -174,9 +195,9 @@ func (s *Server) noteReadiness(reason string) {
 	s.readyKnown, s.lastNotReady = true, reason
 }
 
-func (s *Server) usable(w http.ResponseWriter) bool {
-	if s.configErr != nil {
-		s.fail(w, http.StatusServiceUnavailable, s.configErr.Error())
+func (s *Server) usable(w http.ResponseWriter, st *state) bool {
+	if st.configErr != nil {
+		s.fail(w, http.StatusServiceUnavailable, st.configErr.Error())
 		return false
 	}
 	return true
@@ -189,7 +210,7 @@ func (s *Server) dbFail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *Server) fail(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, errorResponse{Error: s.redact(msg)})
+	writeJSON(w, status, errorResponse{Error: s.current().redact(msg)})
 }
 
 // logged writes one line per request (not for the probes).

@@ -47,7 +47,7 @@ langhost_source_hash() {
 images_source_hash() {
   local f
   {
-    grep -E '^(PAUSE|GREETER|COREDNS)_' "$PLATFORM_ROOT/toolchain/versions.env"
+    grep -E '^(PAUSE|GREETER)_' "$PLATFORM_ROOT/toolchain/versions.env"
     for f in "$PLATFORM_ROOT"/toolchain/images/pause/pause.c \
              "$PLATFORM_ROOT"/scripts/toolchain/build-images.sh "$PLATFORM_ROOT"/scripts/toolchain/oci-image.py \
              "$PLATFORM_ROOT"/apps/greeter/go.mod "$PLATFORM_ROOT"/apps/greeter/go.sum \
@@ -59,5 +59,5 @@ images_source_hash() {
   } | sha256sum | cut -c1-12
 }
 # The version part of the images' cache entry, and the entry itself (what the lab imports).
-images_key() { printf 'pause%s-greeter%s-coredns%s-%s' "$PAUSE_VERSION" "$GREETER_VERSION" "$COREDNS_VERSION" "$(images_source_hash)"; }
+images_key() { printf 'pause%s-greeter%s-%s' "$PAUSE_VERSION" "$GREETER_VERSION" "$(images_source_hash)"; }
 images_dir() { tool_dir images "$(images_key)"; }

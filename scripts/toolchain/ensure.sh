@@ -6,7 +6,7 @@
 #                                kube-scheduler, kubelet, kube-proxy)
 #                                kine argocd (binary + install manifests) helm   (see docs/adr/0003)
 #        ensure.sh gitleaks      the secret scanner (scripts/security/scan-secrets.sh), not in the default list
-#        ensure.sh images        the lab's OCI image archives (pause, greeter, CoreDNS; build-images.sh,
+#        ensure.sh images        the lab's OCI image archives (pause, greeter; build-images.sh,
 #                                docs/adr/0008), into $(images_dir) (scripts/lib/common.sh); not in the default list
 # Prints, as its last line on stdout, the PATH entries to prepend (colon-separated).
 set -euo pipefail

@@ -14,7 +14,6 @@ import { readVersions } from "../../lib/versions";
 import { saveEvidence } from "../support/evidence";
 import { repoRoot, run } from "../support/tools";
 
-// A cold CoreDNS compile is minutes on two shared cores; later builds reuse Go's build cache.
 jest.setTimeout(30 * 60 * 1000);
 
 const buildScript = path.join(repoRoot, "scripts/toolchain/build-images.sh");
@@ -48,15 +47,6 @@ const expected: Expected[] = [
     binary: "greeter",
     versionArgs: ["--version"],
     versionOutput: `greeter ${versions.GREETER_VERSION}`,
-  },
-  {
-    ref: versions.COREDNS_IMAGE,
-    entrypoint: "/coredns",
-    user: "65532:65532",
-    ports: ["53/tcp", "53/udp"],
-    binary: "coredns",
-    versionArgs: ["-version"],
-    versionOutput: `CoreDNS-${versions.COREDNS_VERSION}`,
   },
 ];
 
@@ -112,7 +102,7 @@ interface Descriptor {
 }
 
 const checked = new Map<string, ReturnType<typeof parseLayout>>();
-/** checkLayout(file): parseLayout once per archive (the CoreDNS layer takes seconds to hash). */
+/** checkLayout(file): parseLayout once per archive. */
 function checkLayout(file: string) {
   if (!checked.has(file)) checked.set(file, parseLayout(file));
   return checked.get(file)!;
