@@ -5,6 +5,8 @@
 #   resync     scripts/resync.sh of that change -> Synced and verified against Git
 #   push       a commit pushed to the lab Git server -> the app Synced to it (polling, no trigger)
 #   rollback   scripts/rollback.sh of a faulty commit -> previous state restored and verified
+#   service    a faulty config commit that breaks the workload (wrong database port) is live and
+#              the service fails -> rollback.sh -> the service answers 200 with the previous greeting
 #   drift      scripts/drift.sh wall time (three layers; DRIFT_SAMPLES runs, default 1: ~1-2 min each)
 # and the ratio push/rollback (how much the explicit trigger saves over waiting for polling).
 #   scripts/bench/gitops.sh [SAMPLES]        (default 5)
@@ -30,6 +32,10 @@ until_() { # until_ TIMEOUT_S CMD...: poll every 0.1 s, bounded
 out_of_sync() { [ "$(sync_of demo | cut -d' ' -f1)" = OutOfSync ]; }
 synced_to() { [ "$(sync_of demo)" = "Synced $1" ]; }
 greeting() { kubectl -n demo get configmap demo-config -o jsonpath='{.data.greeting}'; }
+# GET / of the workload through the API's service proxy (the operator's way in, never a public port).
+served() { kubectl get --raw /api/v1/namespaces/demo/services/demo:http/proxy/ --request-timeout=3s 2>/dev/null; }
+serves_stable() { served | grep -q '"greeting":"hello from git"'; }
+service_down() { ! served > /dev/null; }
 
 bash "$PLATFORM_ROOT/scripts/lab/git-server.sh" push HEAD > /dev/null
 head="$(git -C "$PLATFORM_ROOT" rev-parse HEAD)"
@@ -38,7 +44,7 @@ work="$(mktemp -d)"; trap 'rm -rf "$work"; bash "$PLATFORM_ROOT/scripts/lab/git-
 git clone -q "$remote" "$work/repo"
 commit() { git -C "$work/repo" -c user.name=bench -c user.email=bench@lab.invalid commit -qam "$1"; git -C "$work/repo" rev-parse HEAD; }
 
-detect=() resync=() push=() rollback=() drift=()
+detect=() resync=() push=() rollback=() service=() drift=()
 for i in $(seq 1 "$samples"); do
   log "sample $i/$samples"
   # detect + resync
@@ -60,6 +66,16 @@ for i in $(seq 1 "$samples"); do
   [ "$(greeting)" = "hello from git" ] || die "rollback did not restore the greeting"
   rollback+=("$(secs "$t0" "$(now)")")
   log "  push -> Synced (polling) ${push[-1]}s; rollback.sh -> restored ${rollback[-1]}s"
+  # a faulty commit that breaks the service -> reverted -> the service answers again
+  sed -i 's/^  db-port: .*/  db-port: "5433"/' "$work/repo/gitops/apps/demo/manifests/config.yaml"
+  bad="$(commit "bench: wrong database port $i")"
+  git -C "$work/repo" push -q origin HEAD:refs/heads/main
+  until_ 300 synced_to "$bad" || die "the faulty commit was not synced within 300 s"
+  until_ 120 service_down || die "the faulty commit did not break the service within 120 s"
+  t0=$(now); bash "$PLATFORM_ROOT/scripts/rollback.sh" --repo "$work/repo" "$bad" > "$out/last-rollback-service.log" 2>&1 || die "rollback failed: $out/last-rollback-service.log"
+  until_ 120 serves_stable || die "the service did not answer again within 120 s of the rollback"
+  service+=("$(secs "$t0" "$(now)")")
+  log "  faulty commit reverted -> service answers again ${service[-1]}s"
 done
 for i in $(seq 1 "$drift_samples"); do
   t0=$(now); rc=0; bash "$PLATFORM_ROOT/scripts/drift.sh" lab > "$out/last-drift.log" 2>&1 || rc=$?
@@ -67,10 +83,10 @@ for i in $(seq 1 "$drift_samples"); do
   drift+=("$(secs "$t0" "$(now)")"); log "  drift.sh ${drift[-1]}s (exit $rc)"
 done
 
-python3 - "$out/gitops.json" "${detect[*]}" "${resync[*]}" "${push[*]}" "${rollback[*]}" "${drift[*]}" <<'PY'
+python3 - "$out/gitops.json" "${detect[*]}" "${resync[*]}" "${push[*]}" "${rollback[*]}" "${service[*]}" "${drift[*]}" <<'PY'
 import json, statistics, sys
 path, *series = sys.argv[1:]
-names = ["detect", "resync", "push", "rollback", "drift"]
+names = ["detect", "resync", "push", "rollback", "service", "drift"]
 runs = {n: [float(x) for x in s.split()] for n, s in zip(names, series)}
 med = {n: round(statistics.median(v), 2) for n, v in runs.items()}
 doc = {"medianSeconds": med, "runs": runs, "ratioPushToRollback": round(med["push"] / med["rollback"], 2)}
@@ -79,6 +95,7 @@ print(f"manual change -> OutOfSync detected : median {med['detect']:7.2f}s  (tar
 print(f"resync.sh -> Synced and verified    : median {med['resync']:7.2f}s                   runs {runs['resync']}")
 print(f"git push -> Synced (polling only)   : median {med['push']:7.2f}s                   runs {runs['push']}")
 print(f"rollback.sh -> state restored       : median {med['rollback']:7.2f}s  (target <= 20 s)  runs {runs['rollback']}")
+print(f"faulty commit reverted -> service answers again: median {med['service']:7.2f}s  (target <= 20 s)  runs {runs['service']}")
 print(f"drift.sh (3 layers) wall time       : median {med['drift']:7.2f}s                   runs {runs['drift']}")
 print(f"ratio push(polling) / rollback       : {doc['ratioPushToRollback']}")
 print(f"saved: {path}")

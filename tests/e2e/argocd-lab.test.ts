@@ -36,18 +36,17 @@ describe("Argo CD on the lab, installed by `pulumi up` (the main command)", () =
     expect(remoteMain()).toBe(head);
   });
 
-  it("lists the root app and every child app Synced; apps without workloads are Healthy", async () => {
+  it("lists the root app and every child app Synced and Healthy (the lab node runs the workloads' pods)", async () => {
     const want = ["root", ...childApps()];
     const statuses: Record<string, unknown> = {};
-    for (const app of want) statuses[app] = await waitForApp(app, { sync: "Synced", revision: head }, { timeoutMs: 180_000 });
-    // Health needs no pod for these: the root (Applications) and platform-config (namespace, ConfigMap, RBAC).
-    for (const app of ["root", "platform-config"]) statuses[app] = await waitForApp(app, { sync: "Synced", health: "Healthy" }, { timeoutMs: 120_000 });
+    // Healthy means ready pods for an app with a Deployment (lib/argocdHealth.ts).
+    for (const app of want) statuses[app] = await waitForApp(app, { sync: "Synced", health: "Healthy", revision: head }, { timeoutMs: 240_000 });
     const listed = kubectl(["get", "applications.argoproj.io", "-n", "argocd"]);
     saveEvidence("argocd-lab", "applications.txt", `$ kubectl get applications -n argocd\n${listed.stdout}${listed.stderr}\n${JSON.stringify(statuses, null, 2)}`);
     expect(listed.status).toBe(0);
     const names = kubectlJson<{ items: { metadata: { name: string } }[] }>(["get", "applications.argoproj.io", "-n", "argocd"]).items.map((a) => a.metadata.name).sort();
     expect(names).toEqual([...want].sort());
-    for (const app of want) expect(`${app} ${appStatus(app)?.sync}`).toBe(`${app} Synced`);
+    for (const app of want) expect(`${app} ${appStatus(app)?.sync} ${appStatus(app)?.health}`).toBe(`${app} Synced Healthy`);
   });
 
   it("holds each child app's objects in the API with the content from Git", async () => {

@@ -25,13 +25,8 @@ const script = (name: string, args: string[], env: Record<string, string> = {}) 
   runAsync("bash", [path.join(repoRoot, "scripts", name), ...args], { env: { ...process.env, ...env }, timeoutMs: 20 * 60 * 1000 });
 const commitAs = ["-c", "user.name=platform-test", "-c", "user.email=platform-test@lab.invalid"];
 const gitGreeting = () => /^\s+greeting: (.*)$/m.exec(fs.readFileSync(path.join(repoRoot, "gitops/apps/demo/manifests/config.yaml"), "utf8"))![1];
-/** The node's units: their restarts matter as much as the host's (Story 1.2). */
+/** The node's units: their restarts matter as much as the host's (Story 1.2; in managedServices). */
 const nodeUnits = ["containerd.service", "kubelet.service", "kube-proxy.service", "kube-scheduler.service"];
-function unitSnapshot(): Record<string, string> {
-  const r = onVps(`for u in ${nodeUnits.join(" ")}; do printf '%s ' "$u"; systemctl show -p MainPID -p ExecMainStartTimestampMonotonic -p ActiveState -p NRestarts --value "$u" | tr '\\n' ' '; echo; done`);
-  if (r.status !== 0) throw new Error(`cannot read the node's units: ${r.stderr}`);
-  return { ...serviceSnapshot(), ...Object.fromEntries(r.stdout.trim().split("\n").map((l) => [l.split(" ")[0], l.slice(l.indexOf(" ") + 1).trim()])) };
-}
 const readyPods = () => Object.values(workloadPods()).filter((p) => p.phase === "Running" && p.ready).length;
 
 let head: string;
@@ -93,12 +88,12 @@ describe("Story 1.2 with a workload: replays do not degrade what the cluster ser
   for (const [label, args] of [["a full replay of site.yml", []], ["a --tags k3s run", ["--tags", "k3s"]]] as const) {
     it(`${label} changes nothing, fails no request to the workload (probe every 200 ms) and restarts no pod or unit`, async () => {
       const podsBefore = workloadPods();
-      const unitsBefore = unitSnapshot();
+      const unitsBefore = serviceSnapshot();
       const probe = serviceProbe({ intervalMs: 200 });
       const r = await ansible(`workload-replay-${args.length ? "k3s" : "all"}`, [...args]);
       const stats = await probe.stop();
       const podsAfter = workloadPods();
-      const unitsAfter = unitSnapshot();
+      const unitsAfter = serviceSnapshot();
       const totals = recap(r.output);
       saveEvidence("workload-availability", `${args.length ? "tags-k3s" : "full-replay"}.json`, { status: r.status, totals, stats, podsBefore, podsAfter, unitsBefore, unitsAfter });
       expect(r.status).toBe(0);

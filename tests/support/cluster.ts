@@ -61,8 +61,8 @@ export function appStatus(name: string, namespace = "argocd"): AppStatus | undef
 
 /**
  * Bounded wait until the Application reports the wanted sync and/or health status (e.g.
- * {sync: "Synced", health: "Healthy"}). In the lab no pod runs: workloads stay Progressing, so
- * assert health only for apps without Deployments (docs/runbooks/lab-cluster.md).
+ * {sync: "Synced", health: "Healthy"}). The lab node runs the pods: an app with a Deployment is
+ * Healthy only once its pods are ready (lib/argocdHealth.ts).
  * Resolves with the last status; rejects on timeout with the last status and conditions.
  */
 export async function waitForApp(
