@@ -15,6 +15,7 @@ rollback.sh. Needs PyYAML (the Ansible venv's python has it).
 Exit codes: 0 ok/clean, 3 drifted (report) or mismatching (verify), 1 error; errors on stderr.
 """
 import datetime
+import fnmatch
 import json
 import os
 import subprocess
@@ -150,19 +151,31 @@ def compare_with_git(a, revision=None):
 _projects = {}
 
 
-def orphan_monitoring(a):
-    """Whether the app's AppProject has orphaned-resource monitoring on (spec.orphanedResources)."""
+def orphan_settings(a):
+    """The app's AppProject's spec.orphanedResources (None: orphans are not monitored)."""
     name = a["spec"].get("project", "default")
     if name not in _projects:
         _projects[name] = get_json("-n", NAMESPACE, "get", "appprojects.argoproj.io", name)
-    return _projects[name].get("spec", {}).get("orphanedResources") is not None
+    return _projects[name].get("spec", {}).get("orphanedResources")
+
+
+def orphan_ignored(o, settings):
+    """Whether the project's orphanedResources.ignore covers the object (group, kind, name glob), as
+    Argo CD applies it (e.g. the Secrets the Pulumi program makes from SOPS: lib/appSecrets.ts)."""
+    group = o.get("apiVersion", "v1").rpartition("/")[0]
+    for rule in settings.get("ignore") or []:
+        if rule.get("group", "") == group and rule.get("kind") in (None, "", o["kind"]) \
+                and fnmatch.fnmatchcase(o["metadata"]["name"], rule.get("name") or "*"):
+            return True
+    return False
 
 
 def orphans(a, managed):
     """Top-level objects in the app's namespace that no app manages (as Argo CD counts them), when
     its project monitors orphans (the child apps' `platform` project does; the root's does not)."""
     ns = a["spec"]["destination"].get("namespace")
-    if not ns or not orphan_monitoring(a):
+    settings = orphan_settings(a) if ns else None
+    if settings is None:
         return []
     found = []
     items = get_json("-n", ns, "get", ",".join(ORPHAN_KINDS))["items"]
@@ -173,6 +186,8 @@ def orphans(a, managed):
         if (o["kind"] == "ConfigMap" and md["name"] == "kube-root-ca.crt") or (o["kind"] == "ServiceAccount" and md["name"] == "default"):
             continue  # Kubernetes creates these in every namespace (Argo CD ignores them too)
         if o["kind"] == "Secret" and o.get("type") == "kubernetes.io/service-account-token":
+            continue
+        if orphan_ignored(o, settings):
             continue
         if (o["kind"], md["name"]) not in managed:
             found.append(f"{o['kind']}/{ns}/{md['name']}")
