@@ -67,7 +67,8 @@ for name, l in layers.items():
     if name == "host":
         for d, v in (l.get("domains") or {}).items():
             if isinstance(v, dict) and v.get("drifted"):
-                tasks = ", ".join(t if isinstance(t, str) else str(t.get("task", t)) for t in (v.get("tasks") or [])[:4])
+                tasks = ", ".join(t if isinstance(t, str) else str(t.get("task", t)) + (f' ({", ".join(t["items"])})' if t.get("items") else "")
+                                  for t in (v.get("tasks") or [])[:4])
                 print(f"    {d:<12} drifted {tasks}")
     if name == "pulumi" and l.get("resources"):
         print(f"    resources: {', '.join(l['resources'])}")

@@ -17,7 +17,8 @@ for d in domains:
     tasks = [t for t in doc["tasks"] if t.get("role") == d and t["status"] == "changed"]
     report["domains"][d] = {
         "drifted": bool(tasks),
-        "tasks": [{"task": t["task"], **({"diff": t["diff_summary"]} if t.get("diff_summary") else {})} for t in tasks],
+        "tasks": [{"task": t["task"], **({"items": t["items"]} if t.get("items") else {}),
+                   **({"diff": t["diff_summary"]} if t.get("diff_summary") else {})} for t in tasks],
     }
 broken = [t for t in doc["tasks"] if t["status"] in ("failed", "unreachable")]
 if broken or not doc["ok"]:
@@ -33,14 +34,14 @@ print(f'host drift: {report["status"]} (correlation id {report["correlationId"]}
 for d, v in report["domains"].items():
     print(f'  {d:<11} {"DRIFTED" if v["drifted"] else "in sync"}')
     for t in v["tasks"]:
-        print(f'      would change: {t["task"]}')
+        print(f'      would change: {t["task"]}' + (f' ({", ".join(t["items"])})' if t.get("items") else ""))
         diff = t.get("diff") or []
         for part in diff if isinstance(diff, list) else [diff]:
             if not isinstance(part, dict):
                 continue
             if part.get("before_header"):
                 print(f'        --- {part["before_header"]}')
-            for line in (part.get("lines") or [])[:6]:
+            for line in (part.get("lines") or [])[:10]:
                 print(f"        {line}")
 for e in report.get("errors", []):
     print(f"  error: {e}")

@@ -26,7 +26,7 @@ const CRITERION = "exposure";
 const PUBLIC_NETNS = labEnv.LAB_PUBLIC_NETNS; // plab-public, 10.213.0.20
 const PUBLIC_ADDR = labEnv.LAB_PUBLIC_ADDR;
 const PEER_NETNS = `${labEnv.LAB_NETNS_PREFIX}peer`; // plab-peer
-const PEER_ADDR = "10.213.0.30";
+const PEER_ADDR = vpsAddress.replace(/\.\d+$/, ".30"); // 10.213.0.30 (the lab's subnet: an isolated lab has its own)
 const PEER_WG_IF = "plab-wg";
 const probeScript = path.join(repoRoot, "scripts/security/probe.py");
 // Ports every run probes besides the role's own lists: the usual suspects of this platform.
@@ -321,7 +321,7 @@ describe("exposure of the lab VPS (real nftables rules, WireGuard peer, PostgreS
     for (const p of wildcard) expect(`tcp:${p} ${withoutRules[`tcp:${p}`]}`).toBe(`tcp:${p} open`);
     // The firewall domain notices the missing table and reloads it.
     expect(restore.status).toBe(0);
-    expect(restore.record?.tasks.filter((t) => t.status === "changed").map((t) => t.task)).toContain("Report a ruleset that is not loaded");
+    expect(restore.record?.tasks.filter((t) => t.status === "changed").map((t) => t.task)).toContain("Compare the loaded ruleset with the rendered one");
     expect(tablesAfter.sort()).toEqual(tablesBefore.sort());
     expect(restored[`tcp:${port}`]).toBe("filtered");
     expect(publicViolations(restored)).toEqual([]);

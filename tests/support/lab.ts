@@ -58,12 +58,16 @@ export interface AnsibleResult {
   durationMs: number;
 }
 
-/** ansible-playbook site.yml against the lab inventory, with its evidence record parsed. */
+/**
+ * ansible-playbook site.yml against the lab inventory, with its evidence record parsed. Aimed at this
+ * lab's VPS (the inventory names the default lab's address; LAB_VPS_ADDR wins for an isolated lab):
+ * a later `-e ansible_host=...` in args wins over it.
+ */
 export async function ansible(criterion: string, args: string[], env: Record<string, string> = {}): Promise<AnsibleResult> {
   const dir = evidenceDir(criterion);
   const before = new Set(fs.readdirSync(dir));
   const started = Date.now();
-  const r = await runAsync("ansible-playbook", ["-i", "inventories/lab/hosts.yml", "site.yml", ...args], {
+  const r = await runAsync("ansible-playbook", ["-i", "inventories/lab/hosts.yml", "site.yml", "-e", `ansible_host=${vpsAddress}`, ...args], {
     cwd: path.join(repoRoot, "infra/ansible"),
     env: {
       ...process.env,

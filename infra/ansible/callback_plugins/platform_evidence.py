@@ -49,6 +49,7 @@ SAFE_VALUES = {
 }
 # Anything that looks like key material (WireGuard/base64 keys, long hex/base64 strings).
 KEY_MATERIAL = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}|[0-9a-f]{48,}", re.I)
+SSH_PUBLIC_KEY = re.compile(r"((?:ssh|ecdsa|sk)-[a-z0-9@.-]+) (AAAA[A-Za-z0-9+/]+={0,2})(.*)$")
 NO_ROLE = "(play)"
 
 
@@ -71,6 +72,11 @@ def _truncate(line):
 
 def _redact(line):
     marker = line[:1] if line[:1] in "+- " else ""
+    # An SSH public key is public, and which key it is matters in an access-drift report: keep its
+    # type, the last 8 characters of its base64 and its comment.
+    ssh_key = SSH_PUBLIC_KEY.search(line)
+    if ssh_key:
+        return "%s%s ...%s %s" % (marker, ssh_key.group(1), ssh_key.group(2)[-8:], ssh_key.group(3).strip())
     if KEY_MATERIAL.search(line):
         return marker + " <redacted: looks like key material>"
     for match in SECRET_WORD.finditer(line):
@@ -219,6 +225,12 @@ class CallbackModule(CallbackBase):
         if status == "changed" and diff_summary is not None:
             rec["diff_summary"] = diff_summary
         if status == "changed" and not (task.no_log or result._result.get("censored")):
+            # Which items of a loop changed (the account locked, the key file removed, ...).
+            items = [_truncate(_redact(str(r.get("_ansible_item_label", r.get("item")))))
+                     for r in result._result.get("results", []) or [] if isinstance(r, dict) and r.get("changed")]
+            if items:
+                rec["items"] = items[:MAX_DIFF_LINES]
+        if status == "changed" and not (task.no_log or result._result.get("censored")):
             # What changed, for results without a diff (a service started, a handler ran).
             what = {k: result._result[k] for k in ("name", "state", "enabled", "dest", "path")
                     if isinstance(result._result.get(k), (str, bool, int))}
@@ -346,6 +358,8 @@ class CallbackModule(CallbackBase):
             lines += ["", "%s tasks:" % ("Drifted (would change)" if doc["check_mode"] else "Changed/failed")]
             for t in changed:
                 lines.append("  [%s] %s / %s: %s (%s)" % (t["status"], t["host"], t["role"], t["task"], t["action"]))
+                if t.get("items"):
+                    lines.append("      items: " + ", ".join(t["items"]))
                 if t.get("result") and not t.get("diff_summary"):
                     lines.append("      " + ", ".join("%s=%s" % kv for kv in sorted(t["result"].items())))
                 for d in t.get("diff_summary") or []:
