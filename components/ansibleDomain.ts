@@ -3,9 +3,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import { parse as parseYaml } from "yaml";
-import { hashPaths, hashValues } from "../lib/contentHash";
+import { hashValues } from "../lib/contentHash";
+import { domainContentHash } from "../lib/domainInputs";
 import { AnsiblePlaybookRun, RunSummary } from "./ansiblePlaybookRun";
+
+// The hash and its inputs live in lib/domainInputs.ts; re-exported for the component's users.
+export { domainContentHash, domainInputs, isDomainInput, roleClosure } from "../lib/domainInputs";
 
 export interface AnsibleDomainArgs {
   /** The domain: its role under `<ansibleDir>/roles/` and its tag in site.yml. */
@@ -32,36 +35,6 @@ export interface AnsibleDomainArgs {
   secretsHash?: pulumi.Input<string>;
   /** Where run logs and evidence records go, relative to root. Default: "evidence". */
   evidenceDir?: string;
-}
-
-/** Files of the role and of the roles it depends on (meta/main.yml dependencies), relative to the Ansible dir. */
-export function roleClosure(ansibleDir: string, role: string, seen = new Set<string>()): string[] {
-  if (seen.has(role)) return [];
-  seen.add(role);
-  const out = [path.join("roles", role)];
-  const meta = path.join(ansibleDir, "roles", role, "meta", "main.yml");
-  if (fs.existsSync(meta)) {
-    const doc = parseYaml(fs.readFileSync(meta, "utf8")) as { dependencies?: Array<string | { role?: string; name?: string }> } | null;
-    for (const dep of doc?.dependencies ?? []) {
-      const name = typeof dep === "string" ? dep : (dep.role ?? dep.name);
-      if (name) out.push(...roleClosure(ansibleDir, name, seen));
-    }
-  }
-  return out;
-}
-
-/** The content hash that decides whether a domain's run is due. */
-export function domainContentHash(args: { root: string; ansibleDir: string; playbook: string; inventory: string; domain: string; host: string; hostAddress: string }): string {
-  const ansibleAbs = path.resolve(args.root, args.ansibleDir);
-  const inventoryAbs = path.resolve(args.root, args.inventory);
-  const roleRel = roleClosure(ansibleAbs, args.domain).map((r) => path.join(args.ansibleDir, r));
-  const files = [
-    ...roleRel,
-    path.join(args.ansibleDir, args.playbook),
-    // Inventory variables: everything in the inventory directory (hosts, group_vars, host_vars).
-    path.relative(args.root, inventoryAbs),
-  ];
-  return hashValues({ files: hashPaths(args.root, files), domain: args.domain, host: args.host, hostAddress: args.hostAddress });
 }
 
 export class AnsibleDomain extends pulumi.ComponentResource {

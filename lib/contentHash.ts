@@ -34,6 +34,16 @@ export function hashPaths(root: string, relPaths: string[]): string {
   return h.digest("hex");
 }
 
+/** sha256 over the names and contents of exactly these files (relative to root; missing ones skipped). */
+export function hashFiles(root: string, relFiles: string[]): string {
+  const h = crypto.createHash("sha256");
+  for (const f of [...new Set(relFiles)].sort()) {
+    const full = path.join(root, f);
+    if (fs.existsSync(full)) h.update(f).update("\0").update(fs.readFileSync(full)).update("\0");
+  }
+  return h.digest("hex");
+}
+
 export function hashValues(values: unknown): string {
   return crypto.createHash("sha256").update(JSON.stringify(values)).digest("hex");
 }

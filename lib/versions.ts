@@ -6,8 +6,13 @@ import * as path from "path";
 export const repoRoot = path.resolve(__dirname, "..");
 
 export function readVersions(file = path.join(repoRoot, "toolchain", "versions.env")): Record<string, string> {
+  return parseVersions(fs.readFileSync(file, "utf8"));
+}
+
+/** KEY=VALUE lines of a versions.env text (comments and blank lines skipped). */
+export function parseVersions(text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+  for (const line of text.split("\n")) {
     const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
     if (m) out[m[1]] = m[2];
   }

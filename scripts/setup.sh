@@ -35,5 +35,7 @@ bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" cluster >/dev/null
 bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" images >/dev/null
 # The secret scanner (scripts/security/scan-secrets.sh).
 bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" gitleaks >/dev/null
+# The workflow linter (scripts/test.sh lints .github/workflows).
+bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" actionlint >/dev/null
 bash "$PLATFORM_ROOT/scripts/toolchain/ensure-ansible.sh" >/dev/null
 log "setup done in $(( $(date +%s) - start ))s"

@@ -8,6 +8,7 @@
 #        ensure.sh gitleaks      the secret scanner (scripts/security/scan-secrets.sh), not in the default list
 #        ensure.sh images        the lab's OCI image archives (pause, greeter; build-images.sh,
 #                                docs/adr/0008), into $(images_dir) (scripts/lib/common.sh); not in the default list
+#        ensure.sh actionlint    the workflow linter (scripts/test.sh static checks), not in the default list
 # Prints, as its last line on stdout, the PATH entries to prepend (colon-separated).
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
@@ -77,6 +78,7 @@ for t in "${tools[@]}"; do
         fi
       fi ;;
     sops)     build_into sops "$SOPS_VERSION" sops bash "$here/build-go-install.sh" github.com/getsops/sops/v3/cmd/sops "v$SOPS_VERSION" ;;
+    actionlint) build_into actionlint "$ACTIONLINT_VERSION" actionlint bash "$here/build-go-install.sh" github.com/rhysd/actionlint/cmd/actionlint "v$ACTIONLINT_VERSION" ;;
     gitleaks) build_into gitleaks "$GITLEAKS_VERSION" gitleaks bash "$here/build-go-install.sh" github.com/zricethezav/gitleaks/v8 "v$GITLEAKS_VERSION" ;;
     # kubelet is the marker: a cache entry from before the node binaries were added is rebuilt
     # (the Go build cache keeps that rebuild to the node's own packages).
@@ -92,7 +94,7 @@ for t in "${tools[@]}"; do
     helm)     build_into helm "$HELM_VERSION" helm bash "$here/build-helm.sh" ;;
     # Keyed by the image pins and the hash of their sources (like langhost): an edit rebuilds them.
     images)   build_into images "$(images_key)" images.json bash "$here/build-images.sh" ;;
-    *) die "unknown tool '$t' (known: pulumi langhost sops gitleaks images; cluster = ${cluster_tools[*]})" ;;
+    *) die "unknown tool '$t' (known: pulumi langhost sops gitleaks actionlint images; cluster = ${cluster_tools[*]})" ;;
   esac
 done
 tools_path

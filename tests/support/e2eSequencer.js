@@ -7,11 +7,13 @@ const Sequencer = require("@jest/test-sequencer").default;
 const ORDER = [
   "idempotence-and-tags",
   "host-drift",
+  "security-drift",
   "lab-cluster",
   "argocd-lab",
   "pulumi-lab",
   "workload",
   "drift-and-rollback",
+  "pr-gate",
   "exposure",
   "faults",
   "bad-input",

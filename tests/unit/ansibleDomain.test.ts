@@ -23,7 +23,7 @@ jest.mock("../../components/ansiblePlaybookRun", () => {
 });
 // Imported after the mocks are installed, as the Pulumi docs require.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { AnsibleDomain, domainContentHash } = require("../../components/ansibleDomain") as typeof import("../../components/ansibleDomain");
+const { AnsibleDomain, domainContentHash, domainInputs, isDomainInput } = require("../../components/ansibleDomain") as typeof import("../../components/ansibleDomain");
 
 // A miniature project: two roles (one depending on the other), a playbook and an inventory.
 const made: string[] = [];
@@ -79,6 +79,53 @@ describe("a domain's run trigger (content hash)", () => {
     const after = [hashOf(root, "ssh"), hashOf(root, "postgresql")];
     expect(after[0]).not.toBe(before[0]);
     expect(after[1]).not.toBe(before[1]);
+  });
+
+  it("ignores what Ansible never reads: a role's README.md, docs/ and molecule/, the inventory's notes", () => {
+    const root = tree();
+    const before = [hashOf(root, "ssh"), hashOf(root, "postgresql")];
+    const w = (rel: string) => {
+      fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+      fs.writeFileSync(path.join(root, rel), "documentation\n");
+    };
+    ["infra/ansible/roles/ssh/README.md", "infra/ansible/roles/ssh/docs/design.md", "infra/ansible/roles/ssh/molecule/default/converge.yml", "inv/README.md", "inv/group_vars/NOTES.txt"].forEach(w);
+    expect([hashOf(root, "ssh"), hashOf(root, "postgresql")]).toEqual(before);
+  });
+
+  it("sees every file a run reads: templates, files/, ansible.cfg, the callback plugins", () => {
+    const root = tree();
+    for (const rel of ["infra/ansible/roles/ssh/files/banner.txt", "infra/ansible/roles/ssh/files/README.md", "infra/ansible/ansible.cfg", "infra/ansible/callback_plugins/evidence.py"]) {
+      const before = hashOf(root, "ssh");
+      fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+      fs.appendFileSync(path.join(root, rel), "# edited\n");
+      expect(`${rel} ${hashOf(root, "ssh")}`).not.toBe(`${rel} ${before}`);
+    }
+  });
+
+  it("covers the toolchain/versions.env pins the inventory looks up, and no other pin", () => {
+    const root = tree();
+    const versions = path.join(root, "versions.env");
+    fs.writeFileSync(versions, "KUBERNETES_VERSION=1.36.3\nACTIONLINT_VERSION=1.7.12\n");
+    fs.mkdirSync(path.join(root, "inv/group_vars"), { recursive: true });
+    fs.writeFileSync(path.join(root, "inv/group_vars/all.yml"), "k8s: \"{{ lookup('ansible.builtin.ini', 'KUBERNETES_VERSION', file=f, type='properties') }}\"\n");
+    const args = { root, ansibleDir: "infra/ansible", playbook: "site.yml", inventory: "inv", domain: "ssh", host: "vps", hostAddress: "10.0.0.5" };
+    expect(domainInputs(args, versions).versions).toEqual({ KUBERNETES_VERSION: "1.36.3" });
+    const before = domainContentHash(args, versions);
+    fs.writeFileSync(versions, "KUBERNETES_VERSION=1.36.3\nACTIONLINT_VERSION=1.7.13\n");
+    expect(domainContentHash(args, versions)).toBe(before);
+    fs.writeFileSync(versions, "KUBERNETES_VERSION=1.36.4\nACTIONLINT_VERSION=1.7.13\n");
+    expect(domainContentHash(args, versions)).not.toBe(before);
+  });
+
+  it("classifies paths, deleted ones too, as the run's inputs or not", () => {
+    const root = tree();
+    const args = { root, ansibleDir: "infra/ansible", playbook: "site.yml", inventory: "inv", domain: "postgresql" };
+    expect(isDomainInput(args, "infra/ansible/roles/postgresql/templates/gone.j2")).toBe(true);
+    expect(isDomainInput(args, "infra/ansible/roles/pgcommon/tasks/main.yml")).toBe(true);
+    expect(isDomainInput(args, "infra/ansible/roles/postgresql/README.md")).toBe(false);
+    expect(isDomainInput(args, "infra/ansible/roles/ssh/tasks/main.yml")).toBe(false);
+    expect(isDomainInput(args, "infra/ansible/README.md")).toBe(false);
+    expect(isDomainInput(args, "inv/hosts.yml")).toBe(true);
   });
 
   it("differs per target host and address", () => {

@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// Launcher of the `platform` command (package.json "bin"): TypeScript through tsx's CommonJS
+// hook (esbuild transpiles, no type check at run time: `npx tsc --noEmit` does that), so
+// `platform --help` starts in a fraction of a second.
+require("tsx/cjs");
+require("./platform.ts")
+  .main(process.argv.slice(2))
+  .then((code) => {
+    process.exitCode = code;
+  });

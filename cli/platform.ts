@@ -1,0 +1,59 @@
+// `platform`: the operator's command (issue 14 grows it). Each subcommand is a module in
+// cli/commands/, loaded only when run, so that `--help` stays fast. Exit codes: a subcommand's
+// own (gate: 0 / 7 / 1), 2 for a usage error.
+import { UsageError } from "./args";
+
+export interface Command {
+  /** Full usage text (`platform <cmd> --help`). */
+  help: string;
+  run(argv: string[]): Promise<number>;
+}
+
+/** Subcommands, with the one line `platform --help` shows (kept here so help loads no module). */
+// (require, not import(): the launcher's TypeScript hook serves require; a dynamic import() of a
+// .ts file would go to Node's own ES module loader.)
+/* eslint-disable @typescript-eslint/no-require-imports */
+const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
+  gate: { summary: "what a PR changes on a stack (Pulumi layer + cluster layer): exit 0 no change, 7 changes, 1 broken", load: () => (require("./commands/gate") as typeof import("./commands/gate")).gate },
+  "drift-issue-body": {
+    summary: "the nightly drift report as an issue body (runs scripts/drift.sh): exit 0 clean, 3 drifted, 1 broken",
+    load: () => (require("./commands/driftIssueBody") as typeof import("./commands/driftIssueBody")).driftIssueBody,
+  },
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+const USAGE = `usage: platform <command> [flags]   (platform <command> --help for its flags)
+
+commands:
+${Object.entries(COMMANDS)
+  .map(([n, c]) => `  ${n.padEnd(18)} ${c.summary}`)
+  .join("\n")}
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const entry = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!entry) {
+    process.stderr.write(`platform: unknown command '${name}'\n${USAGE}`);
+    return 2;
+  }
+  const cmd = entry.load();
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(cmd.help);
+    return 0;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`platform ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`platform ${name}: error: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}\n`);
+    return 1;
+  }
+}
