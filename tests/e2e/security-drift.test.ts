@@ -177,6 +177,10 @@ describe("security drift is reported under its domain and undone by a converge",
     const before = await driftReport(`firewall-${what.replace(/\W+/g, "-")}-drifted`, ["firewall"]);
     const converge = await ansible(CRITERION, ["--tags", "firewall"]);
     const after = await driftReport(`firewall-${what.replace(/\W+/g, "-")}-after-converge`, ["firewall"]);
+    // The platform's table is the firewall domain's; the node's own iptables-nft tables (kube-proxy,
+    // CNI: firewall_foreign_tables_allowed) are restored by kube-proxy itself after a flush, within
+    // its sync period: wait for them (bounded), as an operator would after `nft flush ruleset`.
+    await waitFor(() => JSON.stringify(tables()) === JSON.stringify(convergedTables), "kube-proxy's tables back after the converge", 180_000, 2000).catch(() => undefined);
     const now = { table: platformTable(), tables: tables() };
     evidence[what] = { change, report: before.report.domains.firewall, converge: summary(converge), tablesAfter: now.tables };
 
