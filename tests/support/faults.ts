@@ -65,13 +65,17 @@ export function stackLocks(): string[] {
   return out;
 }
 
-/** What "nothing changed on the host" means here: every file of the managed configuration, the loaded ruleset, and the main process of every managed service. */
+/** What "nothing changed on the host" means here: every file of the managed configuration, the loaded platform table and the set of tables, and the main process of every managed service. */
 export const FINGERPRINT_PATHS = ["/etc/ssh", "/etc/nftables.conf", "/etc/postgresql", "/etc/wireguard", "/etc/rancher", "/etc/systemd/system"];
 export const FINGERPRINT_UNITS = ["ssh", "postgresql@15-main", "nftables", "wg-quick@wg0", "k3s"];
 export function hostFingerprint(): Record<string, string> {
   const script = [
     `find ${FINGERPRINT_PATHS.join(" ")} -xdev -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum`,
-    `echo "$(nft list ruleset | sha256sum | cut -c1-64)  (loaded nftables ruleset)"`,
+    // The firewall domain's own table, stateless (no counters), and which tables exist. Not the whole
+    // ruleset: the lab node's kube-proxy rewrites its iptables-nft tables (counters, endpoints) on its
+    // own, as K3s's does in prod; that is the cluster's runtime state, not managed configuration.
+    `echo "$(nft -s list table inet platform | sha256sum | cut -c1-64)  (loaded nftables platform table)"`,
+    `echo "$(nft list tables | sort | sha256sum | cut -c1-64)  (nftables tables)"`,
     `for u in ${FINGERPRINT_UNITS.join(" ")}; do echo "$(systemctl show -p MainPID -p ExecMainStartTimestampMonotonic -p ActiveState --value "$u" | tr '\\n' ' ')  (unit $u)"; done`,
   ].join("; ");
   const r = onVps(script, 120_000);
