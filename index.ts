@@ -55,7 +55,11 @@ if (config.argocd.enabled) {
   // The workloads' Secrets, from SOPS (gitops/ only names them), through the same channel as Argo CD.
   new AppSecrets(
     "app-secrets",
-    { ...(provider ? { provider } : { kubeconfig: a.kubeconfigPath! }), specs: APP_SECRETS, secrets: pulumi.secret(secrets) },
+    {
+      ...(provider ? { provider } : { kubeconfig: a.kubeconfigPath!, secretsFile: config.secretsFile, ageKeyFile: config.ageKeyFile }),
+      specs: APP_SECRETS,
+      secrets: pulumi.secret(secrets),
+    },
     { dependsOn: previous ? [previous] : [] },
   );
 }

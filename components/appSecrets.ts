@@ -9,7 +9,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { stringify as toYaml } from "yaml";
 import { AppSecretSpec, appSecretObjects } from "../lib/appSecrets";
+import { hashValues } from "../lib/contentHash";
 import { KubectlApply } from "./kubectlApply";
+import { SopsSecret } from "./sopsSecret";
 
 export interface AppSecretsArgs {
   /** Admin kubeconfig of the cluster for the air-gapped path (kubectl server-side apply; ArgoCd mode "manifests"). */
@@ -18,14 +20,18 @@ export interface AppSecretsArgs {
   provider?: k8s.Provider;
   /** The Secrets to create (default: lib/appSecrets.ts APP_SECRETS, passed by index.ts). */
   specs: AppSecretSpec[];
-  /** The stack's decrypted SOPS values (a secret Output). */
+  /** The stack's decrypted SOPS values (a secret Output): only hashed on the kubectl path. */
   secrets: pulumi.Output<Record<string, string>>;
+  /** The stack's SOPS file and age key: the kubectl path's provider decrypts them itself at apply time. */
+  secretsFile?: string;
+  ageKeyFile?: string;
 }
 
 export class AppSecrets extends pulumi.ComponentResource {
   constructor(name: string, args: AppSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("platform:index:AppSecrets", name, {}, opts);
     if (!args.kubeconfig === !args.provider) throw new Error("AppSecrets needs exactly one of kubeconfig or provider");
+    if (args.kubeconfig && (!args.secretsFile || !args.ageKeyFile)) throw new Error("AppSecrets on the kubectl path needs secretsFile and ageKeyFile");
     for (const spec of args.specs) {
       const objects = args.secrets.apply((s) => appSecretObjects(spec, s));
       if (args.provider) {
@@ -49,11 +55,13 @@ export class AppSecrets extends pulumi.ComponentResource {
         { kubeconfig, manifest: nsYaml, contentHash: sha256(nsYaml) },
         { parent: this, retainOnDelete: true },
       );
-      const manifest = pulumi.secret(objects.apply((o) => toYaml(o[1])));
-      new KubectlApply(
+      // The values stay out of the engine (its debug events print outputs in clear): the provider
+      // reads them from the SOPS file; the engine sees their hash only, as a secret.
+      const valuesHash = pulumi.secret(objects.apply((o) => hashValues((o[1] as { stringData: Record<string, string> }).stringData)));
+      new SopsSecret(
         `${name}-${spec.namespace}-${spec.name}`,
-        { kubeconfig, manifest, contentHash: pulumi.secret(manifest.apply(sha256)) },
-        { parent: this, dependsOn: [ns], additionalSecretOutputs: ["manifest", "contentHash"] },
+        { kubeconfig, secretsFile: args.secretsFile!, ageKeyFile: args.ageKeyFile!, namespace: spec.namespace, name: spec.name, data: spec.data, valuesHash },
+        { parent: this, dependsOn: [ns], additionalSecretOutputs: ["valuesHash"] },
       );
     }
     this.registerOutputs({});
