@@ -1,7 +1,7 @@
 // The app Secrets the cluster's workloads read, made from the stack's SOPS file (lib/appSecrets.ts
-// declares which value goes where; docs/adr/0011 says why this path). Each Secret is one
-// server-side apply whose manifest is a Pulumi secret: encrypted in the state, masked in previews
-// and logs. Its namespace is applied beside it (Argo CD's app applies the same Namespace from Git:
+// declares which value goes where; docs/adr/0011 says why this path). On the kubectl path each
+// Secret is a SopsSecret whose provider reads the values from the SOPS file at apply time (the engine
+// only sees a secret hash of them); on the Helm path the provider's own Secret. Its namespace is applied beside it (Argo CD's app applies the same Namespace from Git:
 // two field managers, no conflicting field) and is never deleted from here (retainOnDelete): the
 // app that lives in it is Argo CD's.
 import * as k8s from "@pulumi/kubernetes";
