@@ -255,7 +255,7 @@ export async function appDrift(a: ArgoApp, deps: ClusterDeps, resolve: (k: strin
       const items = await deps.cluster.list(ns, ORPHAN_KINDS);
       return findOrphans(items, new Set(res.map((r) => `${r.kind}/${r.name}`)), settings.ignore ?? [], ns);
     })().catch((e) => {
-      rep.conditions.push(`orphans not checked: ${oneLine(e)}`);
+      rep.error = `orphans not checked: ${oneLine(e)}`;
       return [] as string[];
     }),
   ]);
@@ -297,10 +297,12 @@ export async function clusterLayer(deps: ClusterDeps): Promise<ClusterLayer> {
     });
     const project = memo((name) => deps.cluster.appProject(name));
     const reports = await Promise.all(apps.map((a) => appDrift(a, deps, resolve, snapshot, project)));
-    const status: Status = reports.some((r) => r.git.error && !r.git.behind) ? "broken" : reports.some((r) => r.drifted) ? "drifted" : "clean";
+    // An app that could not be checked (its Git, its orphans) cannot be called clean: broken, named.
+    const unchecked = (r: AppDrift) => (r.git.error && !r.git.behind ? r.git.error : r.error);
+    const bad = reports.find(unchecked);
+    const status: Status = bad ? "broken" : reports.some((r) => r.drifted) ? "drifted" : "clean";
     const layer: ClusterLayer = { status, apps: reports };
-    const bad = reports.find((r) => r.git.error && !r.git.behind);
-    if (bad) layer.error = `app ${bad.app}: ${bad.git.error}`;
+    if (bad) layer.error = `app ${bad.app}: ${unchecked(bad)}`;
     return layer;
   } catch (e) {
     return { status: "broken", apps: [], error: oneLine(e) };

@@ -69,6 +69,8 @@ export interface AppDrift {
   /** Per object: its field differences against Git at the compared revision ("error": why they could not be read). */
   diff: Record<string, string[]>;
   git: AppGit;
+  /** What of the app could not be checked (one line). */
+  error?: string;
   drifted: boolean;
 }
 export interface ClusterLayer {
@@ -127,8 +129,9 @@ export function renderSummary(r: DriftReport, reportFile: string): string {
       for (const a of (l as ClusterLayer).apps) {
         out.push(`    ${a.app.padEnd(16)} ${a.sync.padEnd(10)} ${a.health.padEnd(12)} ${a.policy.padEnd(24)} ${a.drifted ? "drifted" : "ok"}`);
         const g = a.git;
+        if (a.error) out.push(`      error      ${a.error}`);
         if (g.error) out.push(`      git        ${g.error}`);
-        else if (g.behind) out.push(`      behind     compared at ${short(g.compared)}, ${g.branch} is at ${short(g.head)} (Argo CD has not applied the head yet)`);
+        if (g.behind) out.push(`      behind     compared at ${short(g.compared)}, ${g.branch} is at ${short(g.head)} (Argo CD has not applied the head yet)`);
         if (g.renderError) out.push(`      unrenderable ${g.branch} at ${short(g.renderError.revision)}: ${g.renderError.file}: ${g.renderError.message}`);
         for (const c of a.conditions) out.push(`      condition  ${c}`);
         for (const o of a.outOfSync) {

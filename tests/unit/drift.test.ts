@@ -114,6 +114,15 @@ describe("cluster layer: each app's Git truth", () => {
     expect(layer.apps.map((a) => a.app)).toEqual(["demo", "other"]);
   });
 
+  it("an app whose orphans cannot be listed is not called clean: broken, naming it", async () => {
+    const git = fakeGit({ [HEAD]: tree(config("hello")) }, { main: HEAD });
+    const cluster = { ...fakeCluster([app("demo", HEAD), app("platform-config", HEAD)]), list: async (ns: string) => (ns === "demo" ? Promise.reject(new Error("cannot list ConfigMap in demo: the Kubernetes API: no answer within 15s")) : []) };
+    const layer = await clusterLayer({ cluster, git });
+    expect(layer.status).toBe("broken");
+    expect(layer.error).toBe("app demo: orphans not checked: cannot list ConfigMap in demo: the Kubernetes API: no answer within 15s");
+    expect(layer.apps.map((a) => a.app)).toEqual(["demo", "platform-config"]);
+  });
+
   it("an API that does not answer is one line, and broken", async () => {
     const layer = await clusterLayer({ cluster: fakeCluster([], { down: "the Kubernetes API at https://127.0.0.1:9 does not answer: connect ECONNREFUSED\n    at foo (x.js:1)" }), git: fakeGit({}, {}) });
     expect(layer).toEqual({ status: "broken", apps: [], error: "the Kubernetes API at https://127.0.0.1:9 does not answer: connect ECONNREFUSED" });
