@@ -105,7 +105,7 @@ export function overall(layers: DriftReport["layers"]): Status {
 
 export const short = (sha?: string) => (sha ? sha.slice(0, 12) : "?");
 
-/** The operator's summary (stdout), the same lines scripts/drift.sh printed plus each app's Git truth. */
+/** The operator's summary (stdout): the lines the former scripts/drift.sh printed, plus each app's Git truth. */
 export function renderSummary(r: DriftReport, reportFile: string): string {
   const out: string[] = [`drift report: ${r.status.toUpperCase()} (${r.stack}, correlation id ${r.correlationId}, ${r.wallSeconds}s)`];
   for (const [name, l] of Object.entries(r.layers) as Array<[LayerName, HostLayer | PulumiLayer | ClusterLayer]>) {

@@ -209,7 +209,7 @@ describe("report, exit codes, errors read once", () => {
     expect(overall({ host: { status: "drifted", domains: {} }, cluster: { status: "broken", apps: [], error: "x" } })).toBe("broken");
   });
 
-  it("renders the summary scripts/drift.sh printed (the e2e files read it) and the issue body reads the JSON", () => {
+  it("renders the summary the e2e files read (the lines of the former scripts/drift.sh) and the issue body reads the JSON", () => {
     const r = report({
       host: { status: "drifted", domains: { postgresql: { drifted: true, tasks: [{ task: "Start PostgreSQL" }] }, base: { drifted: false, tasks: [] } } },
       pulumi: { status: "drifted", resources: ["postgresql-run"], hostInSyncFalse: true },
