@@ -15,8 +15,9 @@ export interface Command {
 /* eslint-disable @typescript-eslint/no-require-imports */
 const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
   gate: { summary: "what a PR changes on a stack (Pulumi layer + cluster layer): exit 0 no change, 7 changes, 1 broken", load: () => (require("./commands/gate") as typeof import("./commands/gate")).gate },
+  drift: { summary: "the drift report (host, Pulumi, cluster layers), read-only: exit 0 clean, 3 drifted, 1 broken", load: () => (require("./commands/drift") as typeof import("./commands/drift")).drift },
   "drift-issue-body": {
-    summary: "the nightly drift report as an issue body (runs scripts/drift.sh): exit 0 clean, 3 drifted, 1 broken",
+    summary: "the nightly drift report as an issue body (runs platform drift): exit 0 clean, 3 drifted, 1 broken",
     load: () => (require("./commands/driftIssueBody") as typeof import("./commands/driftIssueBody")).driftIssueBody,
   },
 };

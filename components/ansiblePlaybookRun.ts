@@ -55,8 +55,12 @@ export interface AnsiblePlaybookRunOutputs extends AnsiblePlaybookRunInputs {
   hostInSync: boolean;
 }
 
-/** Runs ansible-playbook for one domain; throws with the output's tail when it fails. */
-function runPlaybook(inputs: AnsiblePlaybookRunInputs, checkMode: boolean): RunSummary {
+/**
+ * Runs ansible-playbook for one domain; throws with the output's tail when it fails. Asynchronous
+ * (a child process, not spawnSync): the engine runs a refresh's reads side by side in this one
+ * provider process, so the domains' check runs of a drift report overlap instead of queueing.
+ */
+async function runPlaybook(inputs: AnsiblePlaybookRunInputs, checkMode: boolean): Promise<RunSummary> {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const cp = require("child_process") as typeof import("child_process");
   const fs = require("fs") as typeof import("fs");
@@ -87,20 +91,27 @@ function runPlaybook(inputs: AnsiblePlaybookRunInputs, checkMode: boolean): RunS
   ];
   if (checkMode) args.push("--check", "--diff");
   const before = new Set(fs.readdirSync(evidenceDir));
-  const res = cp.spawnSync("ansible-playbook", args, {
-    cwd: path.dirname(abs(inputs.ansibleConfig)),
-    env: {
-      ...process.env,
-      ANSIBLE_CONFIG: abs(inputs.ansibleConfig),
-      ANSIBLE_FORCE_COLOR: "0",
-      SOPS_AGE_KEY_FILE: abs(inputs.ageKeyFile),
-      PLATFORM_EVIDENCE_DIR: evidenceDir,
-      PLATFORM_CORRELATION_ID: correlationId,
-    },
-    encoding: "utf8",
-    maxBuffer: 256 * 1024 * 1024,
+  const res = await new Promise<{ status: number | null; error?: Error; output: string }>((resolve) => {
+    const chunks: Buffer[] = [];
+    const child = cp.spawn("ansible-playbook", args, {
+      cwd: path.dirname(abs(inputs.ansibleConfig)),
+      env: {
+        ...process.env,
+        ANSIBLE_CONFIG: abs(inputs.ansibleConfig),
+        ANSIBLE_FORCE_COLOR: "0",
+        SOPS_AGE_KEY_FILE: abs(inputs.ageKeyFile),
+        PLATFORM_EVIDENCE_DIR: evidenceDir,
+        PLATFORM_CORRELATION_ID: correlationId,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.on("data", (c: Buffer) => chunks.push(c));
+    child.stderr.on("data", (c: Buffer) => chunks.push(c));
+    let error: Error | undefined;
+    child.on("error", (e) => (error = e));
+    child.on("close", (status) => resolve({ status, error, output: Buffer.concat(chunks).toString("utf8") }));
   });
-  const output = `${res.stdout ?? ""}${res.stderr ?? ""}`;
+  const output = res.output;
   fs.writeFileSync(logFile, output);
   if (res.error) {
     const missing = (res.error as NodeJS.ErrnoException).code === "ENOENT";
@@ -115,8 +126,10 @@ function runPlaybook(inputs: AnsiblePlaybookRunInputs, checkMode: boolean): RunS
     sum.unreachable += Number(m[3]);
     sum.failed += Number(m[4]);
   }
-  // The evidence callback (infra/ansible/callback_plugins) writes a JSON record per run.
-  const evidence = fs
+  // The evidence callback (infra/ansible/callback_plugins) writes a JSON record per run and names
+  // it in the run's output: that line is this run's own (runs of one id may overlap).
+  const wrote = /^platform-evidence: wrote (.+\.json)$/m.exec(output)?.[1];
+  const evidence = wrote && fs.existsSync(wrote) ? path.basename(wrote) : fs
     .readdirSync(evidenceDir)
     .filter((f) => !before.has(f) && f.endsWith(".json") && f.includes(correlationId))
     .sort()
@@ -153,17 +166,17 @@ const TRIGGERS = ["domain", "contentHash", "host", "hostAddress"] as const;
 
 const ansibleProvider: pulumi.dynamic.ResourceProvider<AnsiblePlaybookRunInputs, AnsiblePlaybookRunOutputs> = {
   async create(inputs) {
-    const lastRun = runPlaybook(inputs, false);
+    const lastRun = await runPlaybook(inputs, false);
     return { id: `${inputs.host}/${inputs.domain}`, outs: { ...inputs, lastRun, hostInSync: true } };
   },
   async update(_id, _olds, news) {
-    const lastRun = runPlaybook(news, false);
+    const lastRun = await runPlaybook(news, false);
     return { outs: { ...news, lastRun, hostInSync: true } };
   },
   async read(id, props) {
     // Refresh: ask the host, in check mode, whether the domain would change anything.
     const p = props as AnsiblePlaybookRunOutputs;
-    const check = runPlaybook(p, true);
+    const check = await runPlaybook(p, true);
     const hostInSync = check.changed === 0;
     return { id, props: { ...p, hostInSync, lastCheck: check } };
   },

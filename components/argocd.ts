@@ -125,7 +125,7 @@ export const APPS_PROJECT = "platform";
 /**
  * The `platform` AppProject of the child apps: only the GitOps repository as source, only
  * Namespaces as cluster-scoped objects, and orphaned-resource monitoring on, so an object made by
- * hand in an app's namespace is reported (condition OrphanedResourceWarning; scripts/drift.sh
+ * hand in an app's namespace is reported (condition OrphanedResourceWarning; platform drift
  * lists it) and never deleted. The root app stays in `default`: its namespace is Argo CD's own,
  * full of objects that Pulumi (not Git) manages, which would all count as orphans. The app Secrets
  * Pulumi makes from SOPS (lib/appSecrets.ts) live in the apps' namespaces by design: not orphans.

@@ -1,23 +1,12 @@
-// The nightly drift report (scripts/drift.sh's JSON, evidence/drift-<id>.json) as the body of the
-// one issue the scheduled workflow opens, updates and closes. Pure.
+// The nightly drift report (`platform drift`'s JSON, evidence/drift-<id>.json: lib/drift/report.ts)
+// as the body of the one issue the scheduled workflow opens, updates and closes. Pure.
+import type { DriftReport } from "./drift/report";
+import { EXIT, short } from "./drift/report";
 
 export const DRIFT_MARKER = "<!-- platform-drift -->";
-export const DRIFT_EXIT = { clean: 0, drifted: 3, broken: 1 } as const;
+export const DRIFT_EXIT = EXIT;
 
-interface Layer {
-  status: "clean" | "drifted" | "broken";
-  error?: string;
-  domains?: Record<string, { drifted?: boolean; tasks?: Array<string | { task?: string }> }>;
-  resources?: string[];
-  apps?: Array<{ app: string; sync: string; health: string; policy: string; drifted: boolean; outOfSync: Array<{ object: string; status: string }>; orphans: string[]; diff?: Record<string, string[]> }>;
-}
-export interface DriftReport {
-  stack: string;
-  correlationId: string;
-  wallSeconds: number;
-  status: "clean" | "drifted" | "broken";
-  layers: Partial<Record<"host" | "pulumi" | "cluster", Layer>>;
-}
+export type { DriftReport };
 
 const code = (s: string) => "`" + s.replace(/`/g, "'") + "`";
 
@@ -30,7 +19,7 @@ export function driftIssueBody(r: DriftReport, runUrl?: string): string {
   const drifted = Object.entries(host?.domains ?? {}).filter(([, v]) => v?.drifted);
   if (drifted.length) {
     out.push("### Host (Ansible check mode)", "");
-    for (const [d, v] of drifted) out.push(`- domain ${code(d)}: ${(v.tasks ?? []).slice(0, 8).map((t) => code(typeof t === "string" ? t : String(t.task))).join(", ") || "drifted"}`);
+    for (const [d, v] of drifted) out.push(`- domain ${code(d)}: ${(v.tasks ?? []).slice(0, 8).map((t) => code(t.task)).join(", ") || "drifted"}`);
     out.push("");
   }
   if (r.layers.pulumi?.resources?.length) out.push("### Pulumi (refresh preview)", "", ...r.layers.pulumi.resources.map((x) => `- ${code(x)}`), "");
@@ -39,6 +28,11 @@ export function driftIssueBody(r: DriftReport, runUrl?: string): string {
     out.push("### Cluster (Argo CD apps)", "");
     for (const a of apps) {
       out.push(`- app ${code(a.app)}: ${a.sync}, ${a.health} (${a.policy})`);
+      // What Git says (older reports have no git entry).
+      const g = a.git;
+      if (g?.behind) out.push(`  - behind: compared at ${code(short(g.compared))}, ${code(g.branch)} is at ${code(short(g.head))}`);
+      if (g?.renderError) out.push(`  - ${code(g.branch)} at ${code(short(g.renderError.revision))} does not render: ${code(g.renderError.file)}: ${g.renderError.message}`);
+      if (g?.error) out.push(`  - Git: ${g.error}`);
       for (const o of a.outOfSync) {
         out.push(`  - ${o.status} ${code(o.object)}`);
         // A Secret's field diff carries its values: the issue says which object, never what is in it.

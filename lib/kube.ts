@@ -75,3 +75,52 @@ export async function kubeReader(kubeconfigPath: string, argocdNamespace = "argo
     },
   };
 }
+
+/**
+ * What the drift report reads (lib/drift/clusterLayer.ts DriftCluster): every Application, their
+ * AppProjects, live objects and the top-level objects of a namespace. Same client and bounds.
+ */
+export async function driftCluster(kubeconfigPath: string, argocdNamespace = "argocd"): Promise<import("./drift/clusterLayer").DriftCluster> {
+  const reader = await kubeReader(kubeconfigPath, argocdNamespace);
+  const k8s = await import("@kubernetes/client-node");
+  const kc: KubeConfig = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const objects: KubernetesObjectApi = k8s.KubernetesObjectApi.makeApiClient(kc);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const argo = { group: "argoproj.io", version: "v1alpha1", namespace: argocdNamespace };
+  return {
+    ping: () => reader.ping(),
+    object: (o) => reader.object(o),
+    async applications() {
+      try {
+        const list = (await bounded(custom.listNamespacedCustomObject({ ...argo, plural: "applications" }), "Applications")) as { items: import("./drift/clusterLayer").ArgoApp[] };
+        return list.items;
+      } catch (e) {
+        throw new Error(`cannot list the Argo CD Applications in ${argocdNamespace}: ${reason(e)}`);
+      }
+    },
+    async appProject(name) {
+      try {
+        return (await bounded(custom.getNamespacedCustomObject({ ...argo, plural: "appprojects", name }), `AppProject ${name}`)) as import("./drift/clusterLayer").AppProject;
+      } catch (e) {
+        if (notFound(e)) return undefined;
+        throw new Error(`cannot read AppProject ${argocdNamespace}/${name}: ${reason(e)}`);
+      }
+    },
+    async list(namespace, kinds) {
+      // One kind after the other: a dozen lists at once per namespace overran the 15 s bound on a
+      // loaded lab API, for no gain on a healthy one.
+      const lists: K8sObject[][] = [];
+      for (const { apiVersion, kind } of kinds) {
+        try {
+          const l = await bounded(objects.list(apiVersion, kind, namespace), "the Kubernetes API");
+          // Items of a list carry no kind or apiVersion of their own.
+          lists.push(l.items.map((o) => ({ ...(o as unknown as K8sObject), apiVersion, kind })));
+        } catch (e) {
+          throw new Error(`cannot list ${kind} in ${namespace}: ${reason(e)}`);
+        }
+      }
+      return lists.flat();
+    },
+  };
+}

@@ -7,7 +7,7 @@
 #   rollback   scripts/rollback.sh of a faulty commit -> previous state restored and verified
 #   service    a faulty config commit that breaks the workload (wrong database port) is live and
 #              the service fails -> rollback.sh -> the service answers 200 with the previous greeting
-#   drift      scripts/drift.sh wall time (three layers; DRIFT_SAMPLES runs, default 1: ~1-2 min each)
+#   drift      `platform drift lab` wall time (three layers; DRIFT_SAMPLES runs, default 1: ~1-2 min each)
 # and the ratio push/rollback (how much the explicit trigger saves over waiting for polling).
 #   scripts/bench/gitops.sh [SAMPLES]        (default 5)
 # Figures are printed and saved in evidence/bench/gitops.json; nothing here fails on timing.
@@ -78,9 +78,9 @@ for i in $(seq 1 "$samples"); do
   log "  faulty commit reverted -> service answers again ${service[-1]}s"
 done
 for i in $(seq 1 "$drift_samples"); do
-  t0=$(now); rc=0; bash "$PLATFORM_ROOT/scripts/drift.sh" lab > "$out/last-drift.log" 2>&1 || rc=$?
-  [ "$rc" -ne 1 ] || die "drift.sh broke: $out/last-drift.log"
-  drift+=("$(secs "$t0" "$(now)")"); log "  drift.sh ${drift[-1]}s (exit $rc)"
+  t0=$(now); rc=0; node "$PLATFORM_ROOT/cli/platform.js" drift lab > "$out/last-drift.log" 2>&1 || rc=$?
+  [ "$rc" -ne 1 ] || die "platform drift broke: $out/last-drift.log"
+  drift+=("$(secs "$t0" "$(now)")"); log "  platform drift ${drift[-1]}s (exit $rc)"
 done
 
 python3 - "$out/gitops.json" "${detect[*]}" "${resync[*]}" "${push[*]}" "${rollback[*]}" "${service[*]}" "${drift[*]}" <<'PY'
@@ -96,7 +96,7 @@ print(f"resync.sh -> Synced and verified    : median {med['resync']:7.2f}s      
 print(f"git push -> Synced (polling only)   : median {med['push']:7.2f}s                   runs {runs['push']}")
 print(f"rollback.sh -> state restored       : median {med['rollback']:7.2f}s  (target <= 20 s)  runs {runs['rollback']}")
 print(f"faulty commit reverted -> service answers again: median {med['service']:7.2f}s  (target <= 20 s)  runs {runs['service']}")
-print(f"drift.sh (3 layers) wall time       : median {med['drift']:7.2f}s                   runs {runs['drift']}")
+print(f"platform drift (3 layers) wall time : median {med['drift']:7.2f}s                   runs {runs['drift']}")
 print(f"ratio push(polling) / rollback       : {doc['ratioPushToRollback']}")
 print(f"saved: {path}")
 PY

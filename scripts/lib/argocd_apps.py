@@ -1,6 +1,6 @@
 """Argo CD Applications, seen and driven through the Kubernetes API only (kubectl, $KUBECONFIG):
-no argocd-server is needed, which the lab does not run. Used by scripts/drift.sh, resync.sh and
-rollback.sh. Needs PyYAML (the Ansible venv's python has it).
+no argocd-server is needed, which the lab does not run. Used by resync.sh and rollback.sh
+(the drift report is `platform drift`: lib/drift/). Needs PyYAML (the Ansible venv's python has it).
 
     argocd_apps.py report [APP...]               JSON drift report of the apps (all by default)
     argocd_apps.py sync APP REVISION CID REASON  start a sync of REVISION (the Application's

@@ -58,6 +58,11 @@ const script = async (args: string[], env: Record<string, string> = {}): Promise
   const r = await runAsync("bash", args, { env: { ...process.env, ...env }, timeoutMs: 5 * 60 * 1000 });
   return { status: r.status, output: r.stdout + r.stderr };
 };
+/** The `platform` command (cli/platform.js), as an operator runs it. */
+const platform = async (args: string[], env: Record<string, string> = {}): Promise<Result> => {
+  const r = await runAsync(path.join(repoRoot, "cli/platform.js"), args, { env: { ...process.env, ...env }, timeoutMs: 5 * 60 * 1000 });
+  return { status: r.status, output: r.stdout + r.stderr };
+};
 const playbook = async (args: string[], env: Record<string, string> = {}): Promise<Result> => {
   const r = await labAnsible("bad-input", args, env);
   return { status: r.status, output: r.output };
@@ -149,10 +154,10 @@ const CASES: Case[] = [
   // --- tags ----------------------------------------------------------------------------------------
   { what: "an unknown Ansible tag", area: "tags", run: () => playbook(["--tags", "postgresq"]), says: ["unknown tag postgresq; known domains: base, ssh, firewall, vpn, postgresql, k3s"] },
   { what: "an unknown tag to skip", area: "tags", run: () => playbook(["--skip-tags", "k3", "--tags", "base"]), says: ["unknown tag k3; known domains"] },
-  { what: "an unknown domain for scripts/drift-host.sh", area: "tags", run: () => script(["scripts/drift-host.sh", "lab", "dns"]), says: ["unknown domain 'dns' (known: base ssh firewall vpn postgresql k3s)"] },
+  { what: "an unknown domain for platform drift", area: "tags", run: () => platform(["drift", "lab", "--layers", "host", "--domains", "dns"]), says: ["unknown domain 'dns' (known: base ssh firewall vpn postgresql k3s)"] },
   // --- commands ------------------------------------------------------------------------------------
   { what: "an unknown stack for scripts/pulumi.sh", area: "command", run: () => script(["scripts/pulumi.sh", "labb", "preview"]), says: ["unknown stack 'labb'", "(stacks: lab, prod)"] },
-  { what: "an unknown stack for scripts/drift-host.sh", area: "command", run: () => script(["scripts/drift-host.sh", "labb"]), says: ["unknown stack 'labb'"] },
+  { what: "an unknown stack for platform drift", area: "command", run: () => platform(["drift", "labb", "--layers", "host"]), says: ["unknown stack 'labb'"] },
   { what: "--show-secrets through scripts/pulumi.sh", area: "command", run: () => script(["scripts/pulumi.sh", "lab", "stack", "export", "--show-secrets"]), says: ["--show-secrets would write secret values into the evidence log"] },
   { what: "a stack config file that does not exist", area: "command", run: () => script(["scripts/pulumi.sh", "lab", "preview"], { PLATFORM_STACK_CONFIG_FILE: path.join(work, "nope.yaml") }), says: ["stack config file not found:"] },
   { what: "an unknown command for a lab script", area: "command", run: () => script(["scripts/lab/git-server.sh", "restart-everything"]), says: ["usage: git-server.sh start|stop|status|push [REF]"] },

@@ -1,5 +1,5 @@
 // Story 2.3 (issue 6) on the lab: real Argo CD controllers, the lab's Git server, the real Pulumi
-// engine. A manual change is reported OutOfSync (by Argo CD and by scripts/drift.sh) and
+// engine. A manual change is reported OutOfSync (by Argo CD and by `platform drift`) and
 // scripts/resync.sh restores Git's state; a self-healing app reverts drift by itself (proved by its
 // operation record, not just the end state); a hand-made object is flagged as an orphan; a faulty
 // commit is rolled back by scripts/rollback.sh, object for object, with one trail per correlation
@@ -21,6 +21,9 @@ const git = (args: string[], cwd = repoRoot) => run("git", args, { cwd, timeoutM
 const remoteMain = () => git(["--git-dir", labRemote, "rev-parse", "refs/heads/main"]).stdout.trim();
 const script = (name: string, args: string[], env: Record<string, string> = {}, root = repoRoot) =>
   runAsync("bash", [path.join(root, "scripts", name), ...args], { env: { ...process.env, ...env }, timeoutMs: 20 * 60 * 1000 });
+/** `platform drift ARGS` (the CLI, as an operator runs it). */
+const platformDrift = (args: string[], env: Record<string, string> = {}) =>
+  runAsync(path.join(repoRoot, "cli/platform.js"), ["drift", ...args], { env: { ...process.env, ...env }, timeoutMs: 20 * 60 * 1000 });
 const auditLog = () => (fs.existsSync(path.join(labDir, "audit.jsonl")) ? fs.readFileSync(path.join(labDir, "audit.jsonl"), "utf8") : "");
 const auditRecords = (cid: string) => auditLog().split("\n").filter((l) => l.includes(`"correlationId": "${cid}"`)).map((l) => JSON.parse(l) as Record<string, string>);
 const configMap = (ns: string, name: string) => kubectlJson<{ data: Record<string, string> }>(["-n", ns, "get", "configmap", name]).data;
@@ -93,7 +96,7 @@ describe("AC1: manual drift is detected, reported and resynced through Git", () 
     expect(appStatus("demo")?.sync).toBe("OutOfSync");
     expect(configMap("demo", "demo-config").greeting).toBe("edited by hand");
 
-    const drift = await script("drift.sh", ["lab", "--layers", "cluster"], { PLATFORM_CORRELATION_ID: `${cid}-drift` });
+    const drift = await platformDrift(["lab", "--layers", "cluster"], { PLATFORM_CORRELATION_ID: `${cid}-drift` });
     saveEvidence("drift-resync", "drift-report.txt", drift.stdout + drift.stderr);
     expect(drift.status).toBe(3);
     const demo = driftReport(`${cid}-drift`).layers.cluster.apps.find((a: { app: string }) => a.app === "demo");
@@ -111,7 +114,7 @@ describe("AC1: manual drift is detected, reported and resynced through Git", () 
     expect(JSON.stringify(app.status.operationState.operation.info)).toContain(cid);
     expect(auditRecords(cid).map((r) => `${r.action} ${r.outcome}`)).toEqual(["resync succeeded"]);
 
-    const clean = await script("drift.sh", ["lab", "--layers", "cluster"], { PLATFORM_CORRELATION_ID: `${cid}-clean` });
+    const clean = await platformDrift(["lab", "--layers", "cluster"], { PLATFORM_CORRELATION_ID: `${cid}-clean` });
     expect(clean.status).toBe(0);
     saveEvidence("drift-resync", "timings.json", { manualChangeToOutOfSyncMs: detectedMs });
   });
@@ -140,7 +143,7 @@ describe("AC1: manual drift is detected, reported and resynced through Git", () 
     try {
       await waitFor(() => (appStatus("demo")?.conditions ?? []).some((c) => c.startsWith("OrphanedResourceWarning")), "the OrphanedResourceWarning condition", 60_000, 1000);
       const cid = `test-orphan-${Date.now()}`;
-      const drift = await script("drift.sh", ["lab", "--layers", "cluster"], { PLATFORM_CORRELATION_ID: cid });
+      const drift = await platformDrift(["lab", "--layers", "cluster"], { PLATFORM_CORRELATION_ID: cid });
       saveEvidence("drift-resync", "orphan.txt", drift.stdout + drift.stderr);
       expect(drift.status).toBe(3);
       const demo = driftReport(cid).layers.cluster.apps.find((a: { app: string }) => a.app === "demo");
@@ -158,7 +161,7 @@ describe("host drift in the same report", () => {
     expect(onVps("systemctl stop postgresql@15-main").status).toBe(0);
     const cid = `test-drift-host-${Date.now()}`;
     try {
-      const drift = await script("drift.sh", ["lab"], { PLATFORM_CORRELATION_ID: cid });
+      const drift = await platformDrift(["lab"], { PLATFORM_CORRELATION_ID: cid });
       saveEvidence("drift-resync", "three-layers.txt", drift.stdout + drift.stderr);
       expect(drift.status).toBe(3);
       const report = driftReport(cid);
@@ -328,7 +331,7 @@ describe("bad input: clear error, nothing changed, audit says failed", () => {
     }
   });
 
-  it("rollback.sh and drift.sh report an unreachable Kubernetes API as broken, changing nothing", async () => {
+  it("rollback.sh and platform drift report an unreachable Kubernetes API as broken, changing nothing", async () => {
     const work = labClone();
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "platform-bad-api-"));
     const kc = path.join(tmp, "kubeconfig-closed-port");
@@ -343,7 +346,7 @@ describe("bad input: clear error, nothing changed, audit says failed", () => {
       const r = await script("rollback.sh", ["--repo", work, "HEAD"], env);
       expect(r.status).toBe(1);
       expect(r.stderr).toContain("the Kubernetes API at https://127.0.0.1:9 does not answer");
-      const d = await script("drift.sh", ["lab", "--layers", "cluster"], { ...env, PLATFORM_CORRELATION_ID: `${cid}-drift` });
+      const d = await platformDrift(["lab", "--layers", "cluster"], { ...env, PLATFORM_CORRELATION_ID: `${cid}-drift` });
       saveEvidence("rollback-bad-input", "unreachable-api.txt", r.stderr + d.stdout + d.stderr);
       expect(d.status).toBe(1);
       expect(d.stdout).toContain("cluster  broken");

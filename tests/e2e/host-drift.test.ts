@@ -16,12 +16,14 @@ interface DriftReport {
 }
 
 async function driftReport(name: string): Promise<{ exit: number | null; report: DriftReport; output: string }> {
-  const r = await runAsync("bash", ["scripts/drift-host.sh", "lab"], { timeoutMs: 15 * 60 * 1000 });
+  const r = await runAsync(path.join(repoRoot, "cli/platform.js"), ["drift", "lab", "--layers", "host"], { timeoutMs: 15 * 60 * 1000 });
   const output = r.stdout + r.stderr;
   saveEvidence("host-drift", `${name}.txt`, output);
   const m = /report: (\S+\.json)/.exec(output);
   if (!m) throw new Error(`no drift report in the output:\n${output}`);
-  const report = JSON.parse(fs.readFileSync(path.resolve(repoRoot, m[1]), "utf8")) as DriftReport;
+  // `platform drift`'s report holds the host layer under layers.host.
+  const full = JSON.parse(fs.readFileSync(path.resolve(repoRoot, m[1]), "utf8")) as { correlationId: string; layers: { host: Omit<DriftReport, "correlationId"> } };
+  const report: DriftReport = { ...full.layers.host, correlationId: full.correlationId };
   saveEvidence("host-drift", `${name}.json`, report);
   return { exit: r.status, report, output };
 }

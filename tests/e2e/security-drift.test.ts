@@ -25,14 +25,14 @@ interface DriftReport {
   domains: Record<string, { drifted: boolean; tasks: Array<{ task: string; items?: string[]; diff?: Array<{ lines?: string[] }> }> }>;
 }
 
-/** scripts/drift-host.sh lab [DOMAIN...]: its exit, its JSON report and its summary, saved as evidence. */
+/** `platform drift lab --layers host [--domains ...]`: its exit, its host layer and its summary, saved as evidence. */
 async function driftReport(name: string, domains: string[] = []) {
-  const r = await runAsync("bash", ["scripts/drift-host.sh", "lab", ...domains], { timeoutMs: 15 * 60 * 1000 });
+  const r = await runAsync(path.join(repoRoot, "cli/platform.js"), ["drift", "lab", "--layers", "host", ...(domains.length ? ["--domains", domains.join(",")] : [])], { timeoutMs: 15 * 60 * 1000 });
   const output = r.stdout + r.stderr;
   saveEvidence(CRITERION, `${name}.txt`, output);
   const m = /report: (\S+\.json)/.exec(output);
   if (!m) throw new Error(`no drift report in the output:\n${output}`);
-  const report = JSON.parse(fs.readFileSync(path.resolve(repoRoot, m[1]), "utf8")) as DriftReport;
+  const report = (JSON.parse(fs.readFileSync(path.resolve(repoRoot, m[1]), "utf8")) as { layers: { host: DriftReport } }).layers.host;
   saveEvidence(CRITERION, `${name}.json`, report);
   return { exit: r.status, report, output };
 }
@@ -255,7 +255,7 @@ describe("security drift is reported under its domain and undone by a converge",
   it("the stack refresh and the three-layer report name the drifted domains", async () => {
     mustOnVps(`nft insert rule inet platform input tcp dport ${VPN_ONLY_PORT} accept`);
     mustOnVps("useradd -m -s /bin/bash -G sudo intruder2");
-    const r = await runAsync("bash", ["scripts/drift.sh", "lab", "--layers", "host,pulumi"], { timeoutMs: 20 * 60 * 1000 });
+    const r = await runAsync(path.join(repoRoot, "cli/platform.js"), ["drift", "lab", "--layers", "host,pulumi"], { timeoutMs: 20 * 60 * 1000 });
     const output = r.stdout + r.stderr;
     saveEvidence(CRITERION, "three-layer-drifted.txt", output);
     const m = /report: (\S+\.json)/.exec(output);

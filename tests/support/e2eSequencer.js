@@ -12,6 +12,8 @@ const ORDER = [
   "pulumi-lab",
   "workload",
   "drift-and-rollback",
+  // Right after it: a commit whose manifests do not parse, reported per app, then rolled back.
+  "drift-git-truth",
   "pr-gate",
   // After the stack is deployed: its three-layer case reads the stack refresh (Pulumi layer).
   "security-drift",

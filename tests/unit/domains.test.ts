@@ -1,6 +1,6 @@
-// The list of domains lives in three places that must agree: lib/domains.ts (the program),
-// infra/ansible/site.yml (platform_domains, the tag guard, one play per domain) and
-// scripts/drift-host.sh (all_domains). This pins them together.
+// The list of domains lives in two places that must agree: lib/domains.ts (the program and
+// `platform drift`) and infra/ansible/site.yml (platform_domains, the tag guard, one play per
+// domain). This pins them together.
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
@@ -21,10 +21,5 @@ describe("the domain list", () => {
     expect(tagged.map((r) => r.tags)).toEqual(ALL_DOMAINS.map((d) => [d]));
     expect(tagged.map((r) => r.role)).toEqual(ALL_DOMAINS.map((d) => DOMAINS[d].role));
     for (const d of ALL_DOMAINS) expect(fs.existsSync(path.join(root, "infra/ansible/roles", DOMAINS[d].role, "tasks/main.yml"))).toBe(true);
-  });
-
-  it("scripts/drift-host.sh knows the same domains", () => {
-    const line = fs.readFileSync(path.join(root, "scripts/drift-host.sh"), "utf8").match(/^all_domains=\(([^)]*)\)/m);
-    expect(line?.[1].trim().split(/\s+/)).toEqual(ALL_DOMAINS);
   });
 });

@@ -216,8 +216,8 @@ describe("flags and the drift issue body", () => {
       wallSeconds: 42,
       status: "drifted",
       layers: {
-        host: { status: "drifted", domains: { postgresql: { drifted: true, tasks: ["postgresql : Start PostgreSQL"] }, ssh: { drifted: false } } },
-        pulumi: { status: "drifted", resources: ["postgresql-run"] },
+        host: { status: "drifted", domains: { postgresql: { drifted: true, tasks: [{ task: "postgresql : Start PostgreSQL" }] }, ssh: { drifted: false, tasks: [] } } },
+        pulumi: { status: "drifted", resources: ["postgresql-run"], hostInSyncFalse: true },
         cluster: { status: "clean", apps: [] },
       },
     });
@@ -234,7 +234,7 @@ describe("flags and the drift issue body", () => {
       correlationId: "c",
       wallSeconds: 1,
       status: "drifted",
-      layers: { cluster: { status: "drifted", apps: [{ app: "demo", sync: "OutOfSync", health: "Healthy", policy: "manual", drifted: true, orphans: [], outOfSync: [{ object: "Secret/demo/creds", status: "OutOfSync" }], diff: { "Secret/demo/creds": ['.data.password: git "czNjcjN0" live "b3RoZXI="'] } }] } },
+      layers: { cluster: { status: "drifted", apps: [{ app: "demo", sync: "OutOfSync", health: "Healthy", policy: "manual", drifted: true, orphans: [], conditions: [], lastOperation: {}, git: { branch: "main", behind: false }, outOfSync: [{ object: "Secret/demo/creds", status: "OutOfSync", requiresPruning: false }], diff: { "Secret/demo/creds": ['.data.password: git "czNjcjN0" live "b3RoZXI="'] } }] } },
     });
     expect(body).toContain("`Secret/demo/creds`");
     expect(body).toContain("(values hidden)");

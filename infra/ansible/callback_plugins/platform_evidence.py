@@ -8,7 +8,7 @@ type: notification
 short_description: Write a JSON (and a text) evidence file per playbook run
 description:
   - When the environment variable C(PLATFORM_EVIDENCE_DIR) is set, writes at the end of the run
-    C(<dir>/ansible-<UTC timestamp>-<correlation id>.json) and a human summary C(.txt) beside it.
+    C(<dir>/ansible-<UTC timestamp>-<correlation id>[-<tags>].json) and a human summary C(.txt) beside it.
   - The JSON holds the correlation id, playbook, requested and skipped tags, check/diff mode,
     start/end/duration, per host and per role counts and durations, the recap per host, and one
     record per task result (host, play, role, task, action, status, diff present, duration).
@@ -320,6 +320,10 @@ class CallbackModule(CallbackBase):
         }
         os.makedirs(self.out_dir, exist_ok=True)
         stem = "ansible-%s-%s" % (self.started.strftime("%Y%m%dT%H%M%SZ"), _safe_name(self.correlation_id))
+        # Runs of one correlation id can start in the same second (a refresh checks its domains side
+        # by side): the requested tags keep their records apart.
+        if doc["tags"]:
+            stem += "-" + _safe_name(",".join(doc["tags"]))
         base = os.path.join(self.out_dir, stem)
         with open(base + ".json.tmp", "w", encoding="utf-8") as fh:
             json.dump(doc, fh, indent=2, sort_keys=False)

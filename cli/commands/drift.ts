@@ -1,0 +1,188 @@
+// `platform drift`: the drift report, three layers, read-only (nothing is changed anywhere):
+//   host     the VPS, per domain: Ansible check mode with diff
+//   pulumi   the stack: a refresh preview through the Automation API (no state written)
+//   cluster  each Argo CD app: sync/health, drifted objects with a field diff against Git,
+//            orphans, and its compared revision against the head of the branch it tracks
+// Ansible runs once per report: with the Pulumi layer, the refresh's own read of each domain is
+// the check (its evidence records give the host layer); the host layer alone is one site.yml
+// --check pass. The layers run side by side: the wall time is the slowest layer's.
+// Exit: 0 clean, 3 drifted, 1 broken (a layer could not be checked), 2 usage.
+import * as fs from "fs";
+import * as path from "path";
+import { ConfigError, PlatformConfig, readPlatformConfig } from "../../lib/config";
+import { clusterLayer } from "../../lib/drift/clusterLayer";
+import { gitRemote } from "../../lib/drift/gitRemote";
+import { checkPass, EvidenceRecord, hostFromRecords, readRecord } from "../../lib/drift/hostLayer";
+import { refreshFromEvents, refreshPreview } from "../../lib/drift/pulumiLayer";
+import { DriftReport, EXIT, LayerName, LAYERS, oneLine, overall, renderSummary } from "../../lib/drift/report";
+import { ALL_DOMAINS, isDomain } from "../../lib/domains";
+import { driftCluster } from "../../lib/kube";
+import { appendAudit } from "../../lib/operator/audit";
+import { correlationId } from "../../lib/operator/correlation";
+import { checkStackName, openStack, prepareStackEnv, StackEnv } from "../../lib/pulumiEnv";
+import { configSourceFromFile } from "../../lib/stackConfigFile";
+import { repoRoot } from "../../lib/versions";
+import { parseFlags, UsageError } from "../args";
+import type { Command } from "../platform";
+
+const HELP = `usage: platform drift [STACK] [--layers host,pulumi,cluster] [--domains D1,D2] [--json] [--kubeconfig FILE]
+
+The drift report of a stack (default: lab), read-only, in three layers:
+  host     the VPS, per domain: Ansible check mode with diff
+  pulumi   the stack: a refresh preview (Automation API, no state written)
+  cluster  each Argo CD app: sync/health, drifted objects with a field diff against Git, orphans,
+           and its compared revision against the branch head in Git (a head that does not
+           render names the app, the revision, the file and the parser's message)
+Ansible runs once: with the pulumi layer, its refresh's check runs are the host layer's.
+
+  --layers LIST       the layers to check (default: host,pulumi,cluster)
+  --domains LIST      the host layer's domains (default: every domain; ${ALL_DOMAINS.join(", ")})
+  --json              print the JSON report instead of the summary
+  --kubeconfig FILE   the cluster's kubeconfig (default: $PLATFORM_KUBECONFIG, else platform:kubeconfigPath)
+
+Writes the JSON report to <evidence>/drift-<correlation id>.json ($PLATFORM_EVIDENCE_DIR, else
+platform:evidenceDir) and one audit record (action drift).
+Exit: 0 clean, 3 drifted, 1 broken (a layer could not be checked), 2 usage.
+`;
+
+const progress = (line: string) => process.stderr.write(`platform drift: ${line}\n`);
+const rel = (root: string, p: string) => (p.startsWith(root + path.sep) ? path.relative(root, p) : p);
+
+export interface DriftOptions {
+  stack: string;
+  layers: LayerName[];
+  domains: string[];
+  cid: string;
+  root: string;
+  kubeconfig?: string;
+}
+
+/** The report (without its wall time); `evidence` is where the layers' work files go. */
+export async function runDrift(opts: DriftOptions, se: StackEnv, config: PlatformConfig, evidence: string): Promise<DriftReport["layers"]> {
+  const { root, cid } = opts;
+  const want = (l: LayerName) => opts.layers.includes(l);
+  const layers: DriftReport["layers"] = {};
+  const work = path.join(evidence, `drift-${cid}`);
+  const readRecords = (files: string[]) => files.map((f) => ({ file: rel(root, f), record: readRecord(f) as EvidenceRecord }));
+
+  const pulumiAndHost = (async () => {
+    if (want("pulumi")) {
+      try {
+        // The provider's reads take the id from the environment: their records carry it.
+        const s = await openStack({ ...se, envVars: { ...se.envVars, PLATFORM_CORRELATION_ID: cid } });
+        progress(`pulumi layer: refresh preview of ${opts.stack} (its reads are the domains' check runs)`);
+        const { layer, checks } = refreshFromEvents(await refreshPreview(s, se.configFile, path.join(root, `Pulumi.${opts.stack}.yaml`)));
+        layers.pulumi = layer;
+        progress(`pulumi layer: ${layer.status}${layer.resources.length ? ` (${layer.resources.join(", ")})` : ""}`);
+        if (want("host")) {
+          const files = checks.filter((c) => c.evidenceFile).map((c) => path.resolve(root, c.evidenceFile!));
+          const missing = opts.domains.filter((d) => !checks.some((c) => c.domain === d));
+          layers.host = hostFromRecords(readRecords(files.filter((f) => fs.existsSync(f))), opts.domains, "refresh");
+          if (missing.length) Object.assign(layers.host, { status: "broken", error: `the stack has no run for: ${missing.join(", ")} (platform:domains)` });
+        }
+      } catch (e) {
+        const msg = oneLine(e);
+        layers.pulumi = { status: "broken", resources: [], hostInSyncFalse: false, error: msg };
+        // The refresh was the host check: it failing leaves the host unchecked (one reason, not two runs).
+        if (want("host")) layers.host = { status: "broken", domains: {}, source: "refresh", error: `not checked: the refresh failed (${msg})` };
+      }
+    } else if (want("host")) {
+      try {
+        progress(`host layer: one check pass over ${opts.domains.join(", ")} on ${config.host} (${config.hostAddress})`);
+        const record = await checkPass({ root, config, domains: opts.domains, cid, dir: work, envPath: se.envVars.PATH });
+        layers.host = hostFromRecords(readRecords([record]), opts.domains, "check");
+      } catch (e) {
+        layers.host = { status: "broken", domains: {}, source: "check", error: oneLine(e) };
+      }
+    }
+    if (layers.host) progress(`host layer: ${layers.host.status}`);
+  })();
+
+  const cluster = (async () => {
+    if (!want("cluster")) return;
+    if (!config.argocd.enabled) {
+      layers.cluster = { status: "broken", apps: [], error: `stack '${opts.stack}' has no Argo CD (platform:argocdEnabled is not true)` };
+      return;
+    }
+    const git = gitRemote();
+    try {
+      const kubeconfig = opts.kubeconfig ?? process.env.PLATFORM_KUBECONFIG ?? path.resolve(root, config.argocd.kubeconfigPath!);
+      progress("cluster layer: Argo CD apps against the cluster and Git");
+      layers.cluster = await clusterLayer({ cluster: await driftCluster(kubeconfig), git });
+    } catch (e) {
+      layers.cluster = { status: "broken", apps: [], error: oneLine(e) };
+    } finally {
+      git.cleanup();
+    }
+    progress(`cluster layer: ${layers.cluster!.status} (${layers.cluster!.apps.length} app(s))`);
+  })();
+
+  await Promise.all([pulumiAndHost, cluster]);
+  // The layers in their usual order, whichever finished first.
+  return Object.fromEntries(LAYERS.filter((l) => layers[l]).map((l) => [l, layers[l]])) as DriftReport["layers"];
+}
+
+/** Every asked layer broken with the same reason: the stack itself could not be prepared. */
+function allBroken(layers: LayerName[], reason: string): DriftReport["layers"] {
+  const out: DriftReport["layers"] = {};
+  for (const l of layers) {
+    if (l === "host") out.host = { status: "broken", domains: {}, error: reason };
+    if (l === "pulumi") out.pulumi = { status: "broken", resources: [], hostInSyncFalse: false, error: reason };
+    if (l === "cluster") out.cluster = { status: "broken", apps: [], error: reason };
+  }
+  return out;
+}
+
+function listFlag(name: string, value: string | undefined, known: readonly string[], def: string[]): string[] {
+  if (value === undefined) return def;
+  const items = value.split(",").map((s) => s.trim()).filter(Boolean);
+  if (!items.length) throw new UsageError(`drift: --${name} needs a list`);
+  for (const i of items) if (!known.includes(i)) throw new UsageError(`drift: unknown ${name.replace(/s$/, "")} '${i}' (known: ${known.join(name === "domains" ? " " : ", ")})`);
+  return [...new Set(items)];
+}
+
+/** One report, start to end: the JSON file, the audit record; returns it with its file. */
+export async function driftReport(opts: { stack: string; layers: LayerName[]; domains: string[]; kubeconfig?: string; root?: string }): Promise<{ report: DriftReport; file: string }> {
+  const { stack, layers, domains } = opts;
+  const root = opts.root ?? repoRoot;
+  // A typo must not reach a backend, nor write a report or an audit record (exit 1, one line).
+  checkStackName(root, stack);
+  const cid = correlationId();
+  const t0 = Date.now();
+  progress(`drift report for ${stack} (${layers.join(",")}), correlation id ${cid}`);
+
+  let evidence = process.env.PLATFORM_EVIDENCE_DIR ?? path.join(root, "evidence");
+  let result: DriftReport["layers"];
+  let se: StackEnv | undefined;
+  try {
+    se = prepareStackEnv(stack, root);
+    const config = readPlatformConfig(configSourceFromFile(se.configFile), root);
+    // platform:evidenceDir, unless the caller's environment names another place.
+    if (!process.env.PLATFORM_EVIDENCE_DIR) evidence = config.evidenceDir;
+    result = await runDrift({ stack, layers, domains, cid, root, kubeconfig: opts.kubeconfig }, se, config, evidence);
+  } catch (e) {
+    result = allBroken(layers, e instanceof ConfigError ? `the stack config is invalid: ${e.message}` : oneLine(e));
+  } finally {
+    se?.cleanup();
+  }
+  const report: DriftReport = { stack, correlationId: cid, wallSeconds: Math.round((Date.now() - t0) / 100) / 10, status: overall(result), layers: result };
+  fs.mkdirSync(evidence, { recursive: true });
+  const file = path.join(evidence, `drift-${cid}.json`);
+  fs.writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
+  appendAudit(root, { stack, action: "drift", outcome: report.status, correlationId: cid, fields: { layers: layers.join(","), report: rel(root, file), wallSeconds: String(report.wallSeconds) } });
+  progress(`${report.status} (exit ${EXIT[report.status]}, ${report.wallSeconds} s; ${rel(root, file)})`);
+  return { report, file };
+}
+
+export const drift: Command = {
+  help: HELP,
+  async run(argv) {
+    const { flags, rest } = parseFlags("drift", argv, { layers: "string", domains: "string", json: "boolean", kubeconfig: "string" });
+    if (rest.length > 1) throw new UsageError(`drift: unexpected argument '${rest[1]}'`);
+    const layers = listFlag("layers", flags.layers, LAYERS, [...LAYERS]) as LayerName[];
+    const domains = listFlag("domains", flags.domains, ALL_DOMAINS, [...ALL_DOMAINS]).filter(isDomain);
+    const { report, file } = await driftReport({ stack: rest[0] ?? "lab", layers, domains, kubeconfig: flags.kubeconfig });
+    process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + "\n" : renderSummary(report, rel(repoRoot, file)));
+    return EXIT[report.status];
+  },
+};
