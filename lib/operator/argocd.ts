@@ -104,7 +104,8 @@ export async function argoCluster(kubeconfigPath: string, namespace = "argocd"):
       try {
         // KubernetesObjectApi sends the Content-Type of the strategy given (CustomObjectsApi's
         // patch would need a middleware for it).
-        const spec = { apiVersion: "argoproj.io/v1alpha1", kind: "Application", metadata: { name, namespace }, ...patch };
+        const md = (patch.metadata ?? {}) as Record<string, unknown>;
+        const spec = { apiVersion: "argoproj.io/v1alpha1", kind: "Application", ...patch, metadata: { ...md, name, namespace } };
         await bounded(objects.patch(spec, undefined, undefined, "platform-operator", undefined, k8s.PatchStrategy.MergePatch), `patch of Application ${name}`);
       } catch (e) {
         if (notFound(e)) throw new Error(`no Argo CD Application '${name}' in namespace ${namespace}`);
