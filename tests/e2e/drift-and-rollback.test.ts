@@ -291,7 +291,7 @@ describe("bad input: clear error, nothing changed, audit says failed", () => {
       git([...commitAs, "commit", "-qam", "second"], w);
       return ["--repo", w, first];
     }, /does not revert cleanly \(conflicts: gitops\/apps\/demo\/manifests\/config.yaml/],
-    ["an unreachable Git remote", (w: string) => ["--repo", w, "--remote", "git://10.213.0.1:9/none.git", "HEAD"], /the Git remote git:\/\/10\.213\.0\.1:9\/none\.git does not answer/],
+    ["an unreachable Git remote", (w: string) => ["--repo", w, "--remote", "git://127.0.0.1:9/none.git", "HEAD"], /the Git remote git:\/\/127\.0\.0\.1:9\/none\.git does not answer/],
   ])("platform rollback refuses %s", async (_name, args, message) => {
     const work = labClone();
     try {
