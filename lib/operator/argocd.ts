@@ -29,7 +29,7 @@ export interface ResourceStatus {
 }
 
 export interface Application {
-  metadata: { name: string; annotations?: Record<string, string> };
+  metadata: { name: string; annotations?: Record<string, string>; resourceVersion?: string };
   spec: {
     project?: string;
     source?: { repoURL?: string; path?: string; targetRevision?: string; directory?: { recurse?: boolean; jsonnet?: unknown; include?: string } };
@@ -50,6 +50,8 @@ export interface Application {
 }
 
 export class WaitTimeout extends Error {}
+/** A patch with metadata.resourceVersion lost the race against another writer (HTTP 409). */
+export class PatchConflict extends Error {}
 
 export interface ArgoCluster {
   namespace: string;
@@ -109,6 +111,7 @@ export async function argoCluster(kubeconfigPath: string, namespace = "argocd"):
         await bounded(objects.patch(spec, undefined, undefined, "platform-operator", undefined, k8s.PatchStrategy.MergePatch), `patch of Application ${name}`);
       } catch (e) {
         if (notFound(e)) throw new Error(`no Argo CD Application '${name}' in namespace ${namespace}`);
+        if ((e as { code?: number }).code === 409) throw new PatchConflict(`Application ${namespace}/${name} changed while we patched it`);
         throw new Error(`cannot patch Application ${namespace}/${name}: ${reason(e)}`);
       }
     },

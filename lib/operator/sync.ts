@@ -7,7 +7,7 @@
 // Pure logic over ArgoCluster and GitSource (fakes in tests/unit/operatorSync.test.ts).
 import { render } from "../gate/clusterLayer";
 import { fieldChanges, objectId, withNamespace } from "../gate/objectDiff";
-import { Application, ArgoCluster, OperationState } from "./argocd";
+import { Application, ArgoCluster, OperationState, PatchConflict } from "./argocd";
 import { GitSource } from "./gitops";
 
 export const REFRESH_ANNOTATION = "argocd.argoproj.io/refresh";
@@ -55,6 +55,7 @@ export const needsResync = (s: AppSummary) => s.sync !== "Synced" || s.outOfSync
 
 const OTHER_OP_TIMEOUT_MS = 120_000;
 const REFRESH_TIMEOUT_MS = 60_000;
+const MAX_PATCH_ATTEMPTS = 10;
 
 export interface SyncRequest {
   app: string;
@@ -91,17 +92,28 @@ export async function requestSync(
     timeoutMs: REFRESH_TIMEOUT_MS,
     onTimeout: () => `${name}: Argo CD did not take the hard refresh within ${REFRESH_TIMEOUT_MS / 1000}s (is its application controller running?)`,
   });
-  await c.patchApp(name, {
-    operation: {
-      initiatedBy: { username: initiator(cid) },
-      info: [
-        { name: "Correlation-Id", value: cid },
-        { name: "Reason", value: reason },
-      ],
-      sync: { revision, prune: true, syncOptions: ["ServerSideApply=true"] },
-      retry: { limit: 3, backoff: { duration: "2s", factor: 2, maxDuration: "20s" } },
-    },
-  });
+  const operation = {
+    initiatedBy: { username: initiator(cid) },
+    info: [
+      { name: "Correlation-Id", value: cid },
+      { name: "Reason", value: reason },
+    ],
+    sync: { revision, prune: true, syncOptions: ["ServerSideApply=true"] },
+    retry: { limit: 3, backoff: { duration: "2s", factor: 2, maxDuration: "20s" } },
+  };
+  // The refresh of a branch that moved starts an automated sync: an operation patched in while
+  // that one runs is merged into it and dropped when it ends (seen on the lab). So: wait until no
+  // operation runs, and patch only that very version of the Application (resourceVersion: the API
+  // refuses the patch with 409 if the controller wrote in between); bounded retries.
+  for (let attempt = 1; ; attempt++) {
+    const idle = await c.watchApp(name, (x) => (busy(x) ? undefined : x), { timeoutMs: OTHER_OP_TIMEOUT_MS, onTimeout: () => `${name}: another sync operation is still running after ${OTHER_OP_TIMEOUT_MS / 1000}s` });
+    try {
+      await c.patchApp(name, { metadata: { resourceVersion: idle.metadata.resourceVersion }, operation });
+      break;
+    } catch (e) {
+      if (!(e instanceof PatchConflict) || attempt >= MAX_PATCH_ATTEMPTS) throw e;
+    }
+  }
   return { app: name, revision, correlationId: cid, requestedAt: now().toISOString().replace(/\.\d{3}Z$/, "+00:00") };
 }
 

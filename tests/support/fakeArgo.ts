@@ -3,7 +3,7 @@
 // operations the way the real one reports them (or fails them, or never picks them up).
 import type { K8sObject } from "../../lib/gate/objectDiff";
 import { objectId } from "../../lib/gate/objectDiff";
-import { Application, ArgoCluster, WaitTimeout } from "../../lib/operator/argocd";
+import { Application, ArgoCluster, PatchConflict, WaitTimeout } from "../../lib/operator/argocd";
 import { GitSource } from "../../lib/operator/gitops";
 
 type Behaviour = "succeed" | "fail" | "hang";
@@ -33,6 +33,9 @@ export class FakeArgo implements ArgoCluster {
   /** Objects the fake controller applies on a successful sync (Git's, for the app). */
   applies = new Map<string, K8sObject[]>();
   unreachable?: string;
+  /** The refresh of a moved branch starts an automated sync, as Argo CD does (the race resync must survive). */
+  autoSyncOnRefresh = false;
+  private rv = 1;
   private watchers = new Set<(a: Application) => void>();
 
   constructor(apps: Application[]) {
@@ -54,8 +57,11 @@ export class FakeArgo implements ArgoCluster {
   async patchApp(name: string, patch: Record<string, unknown>) {
     const a = this.apps_.get(name);
     if (!a) throw new Error(`no Argo CD Application '${name}' in namespace argocd`);
+    const want = (patch.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+    if (want !== undefined && want !== a.metadata.resourceVersion) throw new PatchConflict(`Application argocd/${name} changed while we patched it`);
     this.patches.push({ app: name, patch });
     merge(a as unknown as Record<string, unknown>, patch);
+    a.metadata.resourceVersion = String(++this.rv);
     this.notify(a);
     // The controller, asynchronously, as the real one.
     setImmediate(() => this.controller(name));
@@ -64,12 +70,22 @@ export class FakeArgo implements ArgoCluster {
     const a = this.apps_.get(name)!;
     if (a.metadata.annotations?.["argocd.argoproj.io/refresh"]) {
       delete a.metadata.annotations["argocd.argoproj.io/refresh"];
+      if (this.autoSyncOnRefresh) {
+        this.autoSyncOnRefresh = false;
+        a.operation = { initiatedBy: { automated: true }, sync: { revision: "c".repeat(40) } };
+        a.metadata.resourceVersion = String(++this.rv);
+      a.status!.operationState = { phase: "Running", operation: a.operation as never };
+        setTimeout(() => this.controller(name), 20);
+      }
+      a.metadata.resourceVersion = String(++this.rv);
       this.notify(a);
+      return;
     }
     const op = a.operation as { sync: { revision: string }; info: unknown; initiatedBy: unknown } | undefined;
     if (op && this.behaviour !== "hang") {
       delete a.operation;
       const ok = this.behaviour === "succeed";
+      a.metadata.resourceVersion = String(++this.rv);
       a.status!.operationState = { phase: ok ? "Succeeded" : "Failed", message: ok ? "successfully synced" : "one or more objects failed to apply", startedAt: "2026-12-01T10:00:00Z", operation: op as never, syncResult: { revision: op.sync.revision } };
       if (ok) {
         a.status!.sync = { status: "Synced", revision: op.sync.revision };

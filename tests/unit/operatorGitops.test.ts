@@ -73,6 +73,14 @@ describe("sync, wait and verify (lib/operator/sync.ts)", () => {
     });
   });
 
+  it("never patches its operation into an automated sync the refresh started (it waits for it, then patches that version only)", async () => {
+    const argo = driftedDemo();
+    argo.autoSyncOnRefresh = true;
+    await requestSync(argo, "demo", HEAD, "cid-race", "r");
+    await expect(waitSynced(argo, "demo", HEAD, "cid-race", 5000)).resolves.toMatchObject({ revision: HEAD, operation: "Succeeded" });
+    expect(argo.patches[1].patch.metadata).toEqual({ resourceVersion: expect.any(String) });
+  });
+
   it("waits for OUR operation: an earlier Succeeded one under another id does not count", () => {
     const a = fakeApp("demo", { sync: { status: "Synced", revision: HEAD }, operationState: { phase: "Succeeded", operation: { info: [{ name: "Correlation-Id", value: "other" }], sync: { revision: HEAD } } } });
     expect(syncedTo("demo", HEAD, "mine")(a)).toBeUndefined();
