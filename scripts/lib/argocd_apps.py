@@ -1,27 +1,18 @@
-"""Argo CD Applications, seen and driven through the Kubernetes API only (kubectl, $KUBECONFIG):
-no argocd-server is needed, which the lab does not run. Used by scripts/drift.sh, resync.sh and
-rollback.sh. Needs PyYAML (the Ansible venv's python has it).
+"""Argo CD Applications, seen through the Kubernetes API only (kubectl, $KUBECONFIG): no
+argocd-server is needed, which the lab does not run. Used by scripts/drift.sh (its cluster
+layer). Sync, wait and verify moved to `platform resync|rollback` (lib/operator/sync.ts). Needs
+PyYAML (the Ansible venv's python has it).
 
     argocd_apps.py report [APP...]               JSON drift report of the apps (all by default)
-    argocd_apps.py sync APP REVISION CID REASON  start a sync of REVISION (the Application's
-                                                 `operation` field), correlation id in its info
-    argocd_apps.py wait APP REVISION TIMEOUT_S [SINCE]
-                                                 until APP is Synced to REVISION with every
-                                                 resource Synced (and, with SINCE, an operation
-                                                 started at/after SINCE has Succeeded)
-    argocd_apps.py verify APP REVISION           live objects == Git at REVISION (field by field)
-    argocd_apps.py affected REPO_DIR COMMIT      the apps a commit touches (gitops/apps/<app>/...)
 
-Exit codes: 0 ok/clean, 3 drifted (report) or mismatching (verify), 1 error; errors on stderr.
+Exit codes: 0 clean, 3 drifted, 1 error; errors on stderr.
 """
-import datetime
 import fnmatch
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import yaml
 
@@ -234,94 +225,12 @@ def cmd_report(names):
     return 3 if any(r["drifted"] for r in reps) else 0
 
 
-# --- sync / wait / verify ---------------------------------------------------------------------
-def now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-
-
-def cmd_sync(name, revision, cid, reason):
-    a = app(name)
-    op = (a.get("status") or {}).get("operationState") or {}
-    if a.get("operation") or op.get("phase") == "Running":
-        # One operation at a time (Argo CD would reject ours): wait, bounded, for the running one.
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            a = app(name)
-            if not a.get("operation") and ((a.get("status") or {}).get("operationState") or {}).get("phase") != "Running":
-                break
-            time.sleep(1)
-        else:
-            raise Failure(f"{name}: another sync operation is still running after 120s")
-    # A hard refresh first: the controller re-reads Git without its revision cache, so the branch
-    # resolves to what it points at now. Without it, the next automated sync could compare with a
-    # cached (older, possibly the bad) revision and apply it again right after ours.
-    kubectl("-n", NAMESPACE, "annotate", "--overwrite", "applications.argoproj.io", name, "argocd.argoproj.io/refresh=hard")
-    deadline = time.time() + 60
-    while time.time() < deadline and "argocd.argoproj.io/refresh" in (app(name)["metadata"].get("annotations") or {}):
-        time.sleep(0.5)  # the controller removes the annotation once it has refreshed
-    patch = {
-        "operation": {
-            "initiatedBy": {"username": f"platform-operator (Correlation-Id: {cid})"},
-            "info": [{"name": "Correlation-Id", "value": cid}, {"name": "Reason", "value": reason}],
-            "sync": {"revision": revision, "prune": True, "syncOptions": ["ServerSideApply=true"]},
-            "retry": {"limit": 3, "backoff": {"duration": "2s", "factor": 2, "maxDuration": "20s"}},
-        }
-    }
-    kubectl("-n", NAMESPACE, "patch", "applications.argoproj.io", name, "--type", "merge", "-p", json.dumps(patch))
-    print(json.dumps({"app": name, "revision": revision, "correlationId": cid, "requestedAt": now().isoformat()}))
-    return 0
-
-
-def ts(s):
-    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")) if s else None
-
-
-def cmd_wait(name, revision, timeout, since=None):
-    since_t = ts(since) if since else None
-    deadline = time.time() + float(timeout)
-    last = {}
-    while time.time() < deadline:
-        a = app(name)
-        st = a.get("status", {})
-        op = st.get("operationState") or {}
-        res = st.get("resources", [])
-        last = {"sync": st.get("sync", {}).get("status"), "revision": st.get("sync", {}).get("revision"), "operation": op.get("phase"), "operationMessage": op.get("message"), "startedAt": op.get("startedAt"), "outOfSync": [r["name"] for r in res if r.get("status") != "Synced"]}
-        if since_t and ts(op.get("startedAt")) and ts(op["startedAt"]) >= since_t and op.get("phase") in ("Failed", "Error"):
-            raise Failure(f"{name}: sync {op['phase']}: {op.get('message')}")
-        op_done = not since_t or (ts(op.get("startedAt")) is not None and ts(op["startedAt"]) >= since_t and op.get("phase") == "Succeeded")
-        if last["sync"] == "Synced" and last["revision"] == revision and not last["outOfSync"] and op_done and not a.get("operation"):
-            print(json.dumps({"app": name, **last}))
-            return 0
-        time.sleep(1)
-    raise Failure(f"{name}: not Synced to {revision[:12]} within {timeout}s (last: {json.dumps(last)})")
-
-
-def cmd_verify(name, revision):
-    sha, cmp = compare_with_git(app(name), revision)
-    bad = {k: v for k, v in cmp.items() if v}
-    print(json.dumps({"app": name, "revision": sha, "objects": len(cmp), "mismatches": bad}, indent=2))
-    return 3 if bad else 0
-
-
-def cmd_affected(repo_dir, commit):
-    files = subprocess.run(["git", "-C", repo_dir, "show", "--name-only", "--format=", commit], capture_output=True, text=True, check=True).stdout.split()
-    names = set()
-    for f in files:
-        parts = f.split("/")
-        if len(parts) >= 3 and parts[0] == "gitops" and parts[1] == "apps":
-            names.add(parts[2])
-            if parts[-1] == "application.jsonnet":
-                names.add("root")
-    print(" ".join(sorted(names)))
-    return 0
-
-
 def main(argv):
     if not argv:
         print(__doc__, file=sys.stderr)
         return 1
     cmd, args = argv[0], argv[1:]
-    table = {"report": (cmd_report, None), "sync": (cmd_sync, 4), "wait": (cmd_wait, (3, 4)), "verify": (cmd_verify, 2), "affected": (cmd_affected, 2)}
+    table = {"report": (cmd_report, None)}
     if cmd not in table:
         print(f"error: unknown command '{cmd}'", file=sys.stderr)
         return 1
