@@ -16,6 +16,12 @@ export interface Command {
 const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
   gate: { summary: "what a PR changes on a stack (Pulumi layer + cluster layer): exit 0 no change, 7 changes, 1 broken", load: () => (require("./commands/gate") as typeof import("./commands/gate")).gate },
   drift: { summary: "the drift report (host, Pulumi, cluster layers), read-only: exit 0 clean, 3 drifted, 1 broken", load: () => (require("./commands/drift") as typeof import("./commands/drift")).drift },
+  resync: { summary: "drifted Argo CD apps back to Git: sync now, wait, verify: exit 0 restored, 1 not", load: () => (require("./commands/resync") as typeof import("./commands/resync")).resync },
+  rollback: {
+    summary: "revert a bad commit through Git, sync now, verify; pulumi up if it touched the program: exit 0 done, 1 refused/failed",
+    load: () => (require("./commands/rollback") as typeof import("./commands/rollback")).rollback,
+  },
+  audit: { summary: "recent | show ID: what happened, by correlation id (audit log, Git, stack history, Argo CD, evidence)", load: () => (require("./commands/audit") as typeof import("./commands/audit")).audit },
   "drift-issue-body": {
     summary: "the nightly drift report as an issue body (runs platform drift): exit 0 clean, 3 drifted, 1 broken",
     load: () => (require("./commands/driftIssueBody") as typeof import("./commands/driftIssueBody")).driftIssueBody,

@@ -22,7 +22,7 @@ export interface ClusterReader {
 
 const TIMEOUT_MS = 15_000;
 
-function bounded<T>(p: Promise<T>, what: string): Promise<T> {
+export function bounded<T>(p: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what}: no answer within ${TIMEOUT_MS / 1000}s`)), TIMEOUT_MS);
@@ -30,9 +30,9 @@ function bounded<T>(p: Promise<T>, what: string): Promise<T> {
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
-const notFound = (e: unknown) => (e as { code?: number }).code === 404;
+export const notFound = (e: unknown) => (e as { code?: number }).code === 404;
 
-function reason(e: unknown): string {
+export function reason(e: unknown): string {
   const err = e as { code?: number; message?: string; cause?: { code?: string; message?: string } };
   const msg = err.cause?.message ?? err.message ?? String(e);
   return msg.split("\n")[0].slice(0, 300);

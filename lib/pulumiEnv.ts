@@ -54,11 +54,15 @@ function toolPath(root: string, script: string, args: string[]): string {
   }
 }
 
-export function prepareStackEnv(stack: string, root: string, env: NodeJS.ProcessEnv = process.env): StackEnv {
+/**
+ * `opts.tools: false` skips the toolchain (about a second): for a command that only reads the
+ * stack's config (resync, the cluster side of audit) and never runs the CLI.
+ */
+export function prepareStackEnv(stack: string, root: string, env: NodeJS.ProcessEnv = process.env, opts: { tools?: boolean } = {}): StackEnv {
   checkStackName(root, stack);
-  const tools = `${toolPath(root, "ensure.sh", ["pulumi", "langhost", "sops"])}:${toolPath(root, "ensure-ansible.sh", [])}`;
+  const tools = opts.tools === false ? "" : `${toolPath(root, "ensure.sh", ["pulumi", "langhost", "sops"])}:${toolPath(root, "ensure-ansible.sh", [])}:`;
   const envVars: Record<string, string> = {
-    PATH: `${tools}:${env.PATH ?? ""}`,
+    PATH: `${tools}${env.PATH ?? ""}`,
     // Never download anything: a missing plugin fails at once instead of hanging on the network.
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",

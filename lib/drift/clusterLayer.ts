@@ -60,7 +60,7 @@ export interface GitRemote {
   snapshot(repoURL: string, commit: string): Promise<GitSnapshot>;
 }
 
-/** Top-level kinds listed in an app's namespace when looking for orphans (the same as scripts/lib/argocd_apps.py's). */
+/** Top-level kinds listed in an app's namespace when looking for orphans (the set the former scripts/lib/argocd_apps.py listed). */
 export const ORPHAN_KINDS = [
   { apiVersion: "v1", kind: "ConfigMap" },
   { apiVersion: "v1", kind: "Secret" },

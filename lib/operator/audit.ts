@@ -53,6 +53,17 @@ export function makeAuditRecord(
   return rec;
 }
 
+/**
+ * One record as the bash writer's `json.dumps(rec, sort_keys=True)` wrote it: keys sorted, ", " and
+ * ": " separators, non-ASCII as \uXXXX. Readers (tests, runbooks, `grep '"correlationId": "<id>"'`)
+ * match that text, so the format is part of the log's contract.
+ */
+export function auditLine(rec: AuditRecord): string {
+  const str = (v: string | null) => (v === null ? "null" : JSON.stringify(v).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
+  const keys = Object.keys(rec).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  return `{${keys.map((k) => `${str(k)}: ${str(rec[k])}`).join(", ")}}`;
+}
+
 /** Appends one record (keys sorted, as the bash writer did) and returns it. */
 export function appendAudit(
   repoRoot: string,
@@ -62,8 +73,7 @@ export function appendAudit(
   const rec = makeAuditRecord(a, { repoRoot });
   const file = auditLogPath(a.stack, repoRoot, env);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const sorted = Object.fromEntries(Object.entries(rec).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
-  fs.appendFileSync(file, JSON.stringify(sorted) + "\n");
+  fs.appendFileSync(file, auditLine(rec) + "\n");
   return rec;
 }
 

@@ -2,11 +2,11 @@
 # Benchmark of Story 2.3 on the lab (Argo CD installed, scripts/deploy.sh done): the median of
 # SAMPLES runs each of
 #   detect     a manual change to a managed object -> Argo CD reports the app OutOfSync
-#   resync     scripts/resync.sh of that change -> Synced and verified against Git
+#   resync     `platform resync lab demo` of that change -> Synced and verified against Git
 #   push       a commit pushed to the lab Git server -> the app Synced to it (polling, no trigger)
-#   rollback   scripts/rollback.sh of a faulty commit -> previous state restored and verified
+#   rollback   `platform rollback` of a faulty commit -> previous state restored and verified
 #   service    a faulty config commit that breaks the workload (wrong database port) is live and
-#              the service fails -> rollback.sh -> the service answers 200 with the previous greeting
+#              the service fails -> platform rollback -> the service answers 200 with the previous greeting
 #   drift      `platform drift lab` wall time (three layers; DRIFT_SAMPLES runs, default 1: ~1-2 min each)
 # and the ratio push/rollback (how much the explicit trigger saves over waiting for polling).
 #   scripts/bench/gitops.sh [SAMPLES]        (default 5)
@@ -29,6 +29,8 @@ until_() { # until_ TIMEOUT_S CMD...: poll every 0.1 s, bounded
   local deadline; deadline=$(( $(date +%s) + $1 )); shift
   until "$@"; do [ "$(date +%s)" -lt "$deadline" ] || return 1; sleep 0.1; done
 }
+# The operator's command of this checkout (what `npx platform` runs).
+platform() { node "$PLATFORM_ROOT/cli/platform.js" "$@"; }
 out_of_sync() { [ "$(sync_of demo | cut -d' ' -f1)" = OutOfSync ]; }
 synced_to() { [ "$(sync_of demo)" = "Synced $1" ]; }
 greeting() { kubectl -n demo get configmap demo-config -o jsonpath='{.data.greeting}'; }
@@ -51,9 +53,9 @@ for i in $(seq 1 "$samples"); do
   t0=$(now); kubectl -n demo patch configmap demo-config --type merge -p "{\"data\":{\"greeting\":\"bench $i\"}}" > /dev/null
   until_ 60 out_of_sync || die "no OutOfSync within 60 s"
   detect+=("$(secs "$t0" "$(now)")")
-  t0=$(now); bash "$PLATFORM_ROOT/scripts/resync.sh" lab demo > "$out/last-resync.log" 2>&1 || die "resync failed: $out/last-resync.log"
+  t0=$(now); platform resync lab demo > "$out/last-resync.log" 2>&1 || die "resync failed: $out/last-resync.log"
   resync+=("$(secs "$t0" "$(now)")")
-  log "  manual change -> OutOfSync ${detect[-1]}s; resync.sh ${resync[-1]}s"
+  log "  manual change -> OutOfSync ${detect[-1]}s; platform resync ${resync[-1]}s"
   # push -> Synced by polling
   sed -i "s/^  greeting: .*/  greeting: bench commit $i/" "$work/repo/gitops/apps/demo/manifests/config.yaml"
   bad="$(commit "bench: greeting $i")"
@@ -62,17 +64,17 @@ for i in $(seq 1 "$samples"); do
   until_ 30 test "$(greeting)" = "bench commit $i" || die "the pushed value is not live"
   push+=("$(secs "$t0" "$(now)")")
   # rollback of that commit -> restored
-  t0=$(now); bash "$PLATFORM_ROOT/scripts/rollback.sh" --repo "$work/repo" "$bad" > "$out/last-rollback.log" 2>&1 || die "rollback failed: $out/last-rollback.log"
+  t0=$(now); platform rollback --repo "$work/repo" "$bad" > "$out/last-rollback.log" 2>&1 || die "rollback failed: $out/last-rollback.log"
   [ "$(greeting)" = "hello from git" ] || die "rollback did not restore the greeting"
   rollback+=("$(secs "$t0" "$(now)")")
-  log "  push -> Synced (polling) ${push[-1]}s; rollback.sh -> restored ${rollback[-1]}s"
+  log "  push -> Synced (polling) ${push[-1]}s; platform rollback -> restored ${rollback[-1]}s"
   # a faulty commit that breaks the service -> reverted -> the service answers again
   sed -i 's/^  db-port: .*/  db-port: "5433"/' "$work/repo/gitops/apps/demo/manifests/config.yaml"
   bad="$(commit "bench: wrong database port $i")"
   git -C "$work/repo" push -q origin HEAD:refs/heads/main
   until_ 300 synced_to "$bad" || die "the faulty commit was not synced within 300 s"
   until_ 120 service_down || die "the faulty commit did not break the service within 120 s"
-  t0=$(now); bash "$PLATFORM_ROOT/scripts/rollback.sh" --repo "$work/repo" "$bad" > "$out/last-rollback-service.log" 2>&1 || die "rollback failed: $out/last-rollback-service.log"
+  t0=$(now); platform rollback --repo "$work/repo" "$bad" > "$out/last-rollback-service.log" 2>&1 || die "rollback failed: $out/last-rollback-service.log"
   until_ 120 serves_stable || die "the service did not answer again within 120 s of the rollback"
   service+=("$(secs "$t0" "$(now)")")
   log "  faulty commit reverted -> service answers again ${service[-1]}s"
@@ -92,9 +94,9 @@ med = {n: round(statistics.median(v), 2) for n, v in runs.items()}
 doc = {"medianSeconds": med, "runs": runs, "ratioPushToRollback": round(med["push"] / med["rollback"], 2)}
 json.dump(doc, open(path, "w"), indent=2)
 print(f"manual change -> OutOfSync detected : median {med['detect']:7.2f}s  (target <= 5 s)   runs {runs['detect']}")
-print(f"resync.sh -> Synced and verified    : median {med['resync']:7.2f}s                   runs {runs['resync']}")
+print(f"platform resync -> Synced, verified : median {med['resync']:7.2f}s  (target <= 3 s)   runs {runs['resync']}")
 print(f"git push -> Synced (polling only)   : median {med['push']:7.2f}s                   runs {runs['push']}")
-print(f"rollback.sh -> state restored       : median {med['rollback']:7.2f}s  (target <= 20 s)  runs {runs['rollback']}")
+print(f"platform rollback -> restored, verified: median {med['rollback']:5.2f}s  (target <= 6 s)   runs {runs['rollback']}")
 print(f"faulty commit reverted -> service answers again: median {med['service']:7.2f}s  (target <= 20 s)  runs {runs['service']}")
 print(f"platform drift (3 layers) wall time : median {med['drift']:7.2f}s                   runs {runs['drift']}")
 print(f"ratio push(polling) / rollback       : {doc['ratioPushToRollback']}")

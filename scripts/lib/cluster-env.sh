@@ -1,4 +1,4 @@
-# The cluster side of a stack, for the GitOps scripts (resync.sh, rollback.sh). Source
+# The cluster side of a stack, for scripts/bench/gitops.sh (the operator commands use lib/operator/stackCluster.ts). Source
 # it after common.sh and pulumi-env.sh, then `cluster_env STACK`: it reads the stack config (the
 # engine's own merge, scripts/lib/stack_config.py) into STACK_*, puts kubectl (the pinned build)
 # on PATH, exports KUBECONFIG, sets PLATFORM_PY (a python3 with PyYAML: the Ansible venv's), and

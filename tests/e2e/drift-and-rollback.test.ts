@@ -1,8 +1,8 @@
 // Story 2.3 (issue 6) on the lab: real Argo CD controllers, the lab's Git server, the real Pulumi
 // engine. A manual change is reported OutOfSync (by Argo CD and by `platform drift`) and
-// scripts/resync.sh restores Git's state; a self-healing app reverts drift by itself (proved by its
+// `platform resync` restores Git's state; a self-healing app reverts drift by itself (proved by its
 // operation record, not just the end state); a hand-made object is flagged as an orphan; a faulty
-// commit is rolled back by scripts/rollback.sh, object for object, with one trail per correlation
+// commit is rolled back by `platform rollback`, object for object, with one trail per correlation
 // id across Git, Argo CD, the audit log and (Pulumi layer) the stack history. Bad input changes
 // nothing and is audited as failed.
 import * as fs from "fs";
@@ -21,11 +21,15 @@ const git = (args: string[], cwd = repoRoot) => run("git", args, { cwd, timeoutM
 const remoteMain = () => git(["--git-dir", labRemote, "rev-parse", "refs/heads/main"]).stdout.trim();
 const script = (name: string, args: string[], env: Record<string, string> = {}, root = repoRoot) =>
   runAsync("bash", [path.join(root, "scripts", name), ...args], { env: { ...process.env, ...env }, timeoutMs: 20 * 60 * 1000 });
+/** The operator's command (cli/platform.js) of the checkout `root`. */
+const platform = (args: string[], env: Record<string, string> = {}, root = repoRoot) =>
+  runAsync(path.join(root, "cli/platform.js"), args, { cwd: root, env: { ...process.env, ...env }, timeoutMs: 20 * 60 * 1000 });
 /** `platform drift ARGS` (the CLI, as an operator runs it). */
-const platformDrift = (args: string[], env: Record<string, string> = {}) =>
-  runAsync(path.join(repoRoot, "cli/platform.js"), ["drift", ...args], { env: { ...process.env, ...env }, timeoutMs: 20 * 60 * 1000 });
+const platformDrift = (args: string[], env: Record<string, string> = {}) => platform(["drift", ...args], env);
 const auditLog = () => (fs.existsSync(path.join(labDir, "audit.jsonl")) ? fs.readFileSync(path.join(labDir, "audit.jsonl"), "utf8") : "");
 const auditRecords = (cid: string) => auditLog().split("\n").filter((l) => l.includes(`"correlationId": "${cid}"`)).map((l) => JSON.parse(l) as Record<string, string>);
+/** The app's status.reconciledAt: Argo CD's time of its last comparison with Git (RFC 3339, its clock). */
+const reconciledAt = (app: string) => String(kubectlJson<{ status: { reconciledAt?: string } }>(["-n", "argocd", "get", "applications.argoproj.io", app]).status.reconciledAt ?? "");
 const configMap = (ns: string, name: string) => kubectlJson<{ data: Record<string, string> }>(["-n", ns, "get", "configmap", name]).data;
 const commitAs = ["-c", "user.name=platform-test", "-c", "user.email=platform-test@lab.invalid"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -78,21 +82,25 @@ afterAll(async () => {
   // Leave the lab as found: HEAD published, every app Synced to it.
   run("bash", ["scripts/lab/git-server.sh", "push", "HEAD"]);
   kubectl(["-n", "demo", "delete", "configmap", "handmade", "--ignore-not-found"]);
-  await script("resync.sh", ["lab"]);
+  await platform(["resync", "lab"]);
 });
 
 describe("AC1: manual drift is detected, reported and resynced through Git", () => {
-  it("report-only app: an edited field and a deleted object are OutOfSync until resync.sh restores Git's state", async () => {
+  it("report-only app: an edited field and a deleted object are OutOfSync until platform resync restores Git's state", async () => {
     const cid = `test-resync-${Date.now()}`;
     // Argo CD's automated sync (without self-heal) syncs once more whenever its last sync was to an
     // older revision than the branch's (docs/adr/0007-sync-policy.md): start from a sync to HEAD,
     // as after any deploy or resync, so what follows is the steady state of a report-only app.
-    expect((await script("resync.sh", ["lab", "demo"], { PLATFORM_CORRELATION_ID: `${cid}-pre` })).status).toBe(0);
+    expect((await platform(["resync", "lab", "demo"], { PLATFORM_CORRELATION_ID: `${cid}-pre` })).status).toBe(0);
     expect(kubectl(["-n", "demo", "patch", "configmap", "demo-config", "--type", "merge", "-p", '{"data":{"greeting":"edited by hand"}}']).status).toBe(0);
     expect(kubectl(["-n", "demo", "delete", "service", "demo"]).status).toBe(0);
     const detectedMs = await timeUntil(() => appStatus("demo")?.sync === "OutOfSync", "demo OutOfSync", 60_000);
-    // Report-only: Argo CD does not undo it by itself.
-    await sleep(12_000);
+    // Report-only: Argo CD does not undo it by itself, even once it has compared the app with Git
+    // again after the edit. Its own clock only: the reconciliation time it reported when it saw the
+    // drift, then a refresh asked for (instead of waiting up to 4 min for its period) and a newer one.
+    const seenAt = reconciledAt("demo");
+    expect(kubectl(["-n", "argocd", "annotate", "--overwrite", "applications.argoproj.io", "demo", "argocd.argoproj.io/refresh=normal"]).status).toBe(0);
+    await timeUntil(() => reconciledAt("demo") > seenAt && !kubectlJson(["-n", "argocd", "get", "applications.argoproj.io", "demo"]).metadata.annotations?.["argocd.argoproj.io/refresh"], "Argo CD to reconcile demo again after the edit", 60_000, 500);
     expect(appStatus("demo")?.sync).toBe("OutOfSync");
     expect(configMap("demo", "demo-config").greeting).toBe("edited by hand");
 
@@ -106,7 +114,7 @@ describe("AC1: manual drift is detected, reported and resynced through Git", () 
     expect(demo.diff["Service/demo/demo"]).toEqual(["missing in the cluster"]);
     expect(drift.stdout).toContain("Service/demo/demo");
 
-    const resync = await script("resync.sh", ["lab", "demo"], { PLATFORM_CORRELATION_ID: cid });
+    const resync = await platform(["resync", "lab", "demo"], { PLATFORM_CORRELATION_ID: cid });
     saveEvidence("drift-resync", "resync.txt", resync.stdout + resync.stderr);
     expect(resync.status).toBe(0);
     expect(compareAppWithGit("demo", head)).toEqual(Object.fromEntries(gitObjects("demo", head).map((o) => [`${o.kind}/${o.metadata.namespace ? o.metadata.namespace + "/" : ""}${o.metadata.name}`, []])));
@@ -123,14 +131,14 @@ describe("AC1: manual drift is detected, reported and resynced through Git", () 
     const before = kubectlJson(["-n", "argocd", "get", "applications.argoproj.io", "platform-config"]);
     const key = Object.keys(configMap("platform", "platform-settings"))[0];
     const want = configMap("platform", "platform-settings")[key];
-    const editedAt = new Date();
     expect(kubectl(["-n", "platform", "patch", "configmap", "platform-settings", "--type", "merge", "-p", JSON.stringify({ data: { [key]: "edited by hand" } })]).status).toBe(0);
     const revertedMs = await timeUntil(() => configMap("platform", "platform-settings")[key] === want, "platform-settings reverted", 60_000);
     const after = kubectlJson(["-n", "argocd", "get", "applications.argoproj.io", "platform-config"]);
     const op = after.status.operationState;
     saveEvidence("drift-resync", "self-heal.json", { revertedMs, before: before.status.operationState, after: op, history: after.status.history });
     // A new, automated sync operation started after the edit and re-applied that ConfigMap.
-    expect(new Date(op.startedAt).getTime()).toBeGreaterThanOrEqual(Math.floor(editedAt.getTime() / 1000) * 1000);
+    // (Argo CD's timestamps against each other only, never against this machine's clock.)
+    expect(new Date(op.startedAt).getTime()).toBeGreaterThan(new Date(before.status.operationState.startedAt).getTime());
     expect(op.startedAt).not.toBe(before.status.operationState.startedAt);
     expect(op.operation.initiatedBy.automated).toBe(true);
     expect(op.phase).toBe("Succeeded");
@@ -181,7 +189,7 @@ describe("host drift in the same report", () => {
 });
 
 describe("AC2: a faulty commit is rolled back through Git, traced by its correlation id", () => {
-  it("rollback.sh reverts it, pushes, syncs now and restores the previous live state object for object", async () => {
+  it("platform rollback reverts it, pushes, syncs now and restores the previous live state object for object", async () => {
     // platform-config applies every commit by itself (self-heal): a faulty one goes live at once.
     const objects = gitObjects("platform-config", head);
     const snapshot = () => Object.fromEntries(objects.map((o) => {
@@ -208,7 +216,7 @@ describe("AC2: a faulty commit is rolled back through Git, traced by its correla
 
       const cid = `test-rollback-${Date.now()}`;
       const t0 = Date.now();
-      const rb = await script("rollback.sh", ["--repo", work, bad], { PLATFORM_CORRELATION_ID: cid });
+      const rb = await platform(["rollback", "--repo", work, bad], { PLATFORM_CORRELATION_ID: cid });
       const rollbackMs = Date.now() - t0;
       saveEvidence("rollback", "rollback.txt", rb.stdout + rb.stderr);
       expect(rb.status).toBe(0);
@@ -222,7 +230,7 @@ describe("AC2: a faulty commit is rolled back through Git, traced by its correla
       for (const id of Object.keys(stable)) expect(`${id} ${JSON.stringify(restored[id])}`).toBe(`${id} ${JSON.stringify(stable[id])}`);
 
       // One trail for the id: the revert commit, the Argo CD operation, the audit record.
-      const audit = await script("audit.sh", ["show", cid, "lab"]);
+      const audit = await platform(["audit", "show", cid, "lab"]);
       saveEvidence("rollback", "audit-show.txt", audit.stdout + audit.stderr);
       expect(audit.status).toBe(0);
       expect(audit.stdout).toContain(revert);
@@ -247,7 +255,7 @@ describe("AC2: a faulty commit is rolled back through Git, traced by its correla
       expect(onVps("readlink /etc/localtime").stdout.trim()).toBe("/usr/share/zoneinfo/Etc/GMT+5");
 
       const cid = `test-rollback-pulumi-${Date.now()}`;
-      const rb = await script("rollback.sh", [bad], { ...env, PLATFORM_CORRELATION_ID: cid }, work);
+      const rb = await platform(["rollback", bad], { ...env, PLATFORM_CORRELATION_ID: cid }, work);
       saveEvidence("rollback", "rollback-pulumi.txt", rb.stdout + rb.stderr);
       expect(rb.status).toBe(0);
       expect(onVps("readlink /etc/localtime").stdout.trim()).toBe("/usr/share/zoneinfo/Etc/UTC");
@@ -255,7 +263,7 @@ describe("AC2: a faulty commit is rolled back through Git, traced by its correla
       expect(history[0].message).toContain(`Correlation-Id: ${cid}`);
       expect(history[0].result).toBe("succeeded");
       expect(auditRecords(cid).find((r) => r.action === "rollback")).toMatchObject({ outcome: "succeeded", pulumi: "succeeded" });
-      const audit = await script("audit.sh", ["show", cid, "lab"]);
+      const audit = await platform(["audit", "show", cid, "lab"]);
       expect(audit.stdout).toMatch(new RegExp(`== pulumi stack history[^=]*${cid}`));
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
@@ -285,15 +293,15 @@ describe("bad input: clear error, nothing changed, audit says failed", () => {
       git([...commitAs, "commit", "-qam", "second"], w);
       return ["--repo", w, first];
     }, /does not revert cleanly \(conflicts: gitops\/apps\/demo\/manifests\/config.yaml/],
-    ["an unreachable Git remote", (w: string) => ["--repo", w, "--remote", "git://10.213.0.1:9/none.git", "HEAD"], /the Git remote git:\/\/10\.213\.0\.1:9\/none\.git does not answer/],
-  ])("rollback.sh refuses %s", async (_name, args, message) => {
+    ["an unreachable Git remote", (w: string) => ["--repo", w, "--remote", "git://127.0.0.1:9/none.git", "HEAD"], /the Git remote git:\/\/127\.0\.0\.1:9\/none\.git does not answer/],
+  ])("platform rollback refuses %s", async (_name, args, message) => {
     const work = labClone();
     try {
       const argv = args(work);
       const localHead = git(["rev-parse", "HEAD"], work).stdout.trim();
       const before = state();
       const cid = `test-bad-${Date.now()}`;
-      const r = await script("rollback.sh", argv, { PLATFORM_CORRELATION_ID: cid });
+      const r = await platform(["rollback", ...argv], { PLATFORM_CORRELATION_ID: cid });
       saveEvidence("rollback-bad-input", `${cid}.txt`, r.stdout + r.stderr);
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(message);
@@ -306,7 +314,7 @@ describe("bad input: clear error, nothing changed, audit says failed", () => {
     }
   });
 
-  it("rollback.sh refuses a Pulumi-layer rollback when the stack's age key is missing, before reverting anything", async () => {
+  it("platform rollback refuses a Pulumi-layer rollback when the stack's age key is missing, before reverting anything", async () => {
     const work = operatorCheckout();
     const key = path.join(labDir, "age.key");
     try {
@@ -316,13 +324,15 @@ describe("bad input: clear error, nothing changed, audit says failed", () => {
       fs.renameSync(key, `${key}.moved-by-test`);
       let r;
       try {
-        r = await script("rollback.sh", [bad], { PLATFORM_LAB_DIR: labDir, PLATFORM_CORRELATION_ID: cid }, work);
+        r = await platform(["rollback", bad], { PLATFORM_LAB_DIR: labDir, PLATFORM_CORRELATION_ID: cid }, work);
       } finally {
         fs.renameSync(`${key}.moved-by-test`, key);
       }
       saveEvidence("rollback-bad-input", "missing-age-key.txt", r.stdout + r.stderr);
       expect(r.status).toBe(1);
-      expect(r.stderr).toContain("the stack's secrets are not usable, so the Pulumi layer could not run: missing age key");
+      // The stack's config is read once and validated (lib/config.ts) before anything else: the
+      // missing key file is refused there, in one line naming the key and the file.
+      expect(r.stderr).toMatch(/platform:ageKeyFile: file not found: .*age\.key/);
       expect(git(["rev-parse", "HEAD"], work).stdout.trim()).toBe(bad); // no revert commit
       expect(state()).toEqual(before);
       expect(auditRecords(cid).filter((x) => x.action === "rollback").map((x) => x.outcome)).toEqual(["failed"]);
@@ -331,7 +341,7 @@ describe("bad input: clear error, nothing changed, audit says failed", () => {
     }
   });
 
-  it("rollback.sh and platform drift report an unreachable Kubernetes API as broken, changing nothing", async () => {
+  it("platform rollback and platform drift report an unreachable Kubernetes API as broken, changing nothing", async () => {
     const work = labClone();
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "platform-bad-api-"));
     const kc = path.join(tmp, "kubeconfig-closed-port");
@@ -343,7 +353,7 @@ describe("bad input: clear error, nothing changed, audit says failed", () => {
       const cfg = path.join(tmp, "Pulumi.lab.yaml");
       fs.writeFileSync(cfg, fs.readFileSync(path.join(repoRoot, "Pulumi.lab.yaml"), "utf8").replace(/platform:kubeconfigPath: .*/, `platform:kubeconfigPath: ${kc}`));
       const env = { PLATFORM_CORRELATION_ID: cid, PLATFORM_STACK_CONFIG_FILE: cfg };
-      const r = await script("rollback.sh", ["--repo", work, "HEAD"], env);
+      const r = await platform(["rollback", "--repo", work, "HEAD"], env);
       expect(r.status).toBe(1);
       expect(r.stderr).toContain("the Kubernetes API at https://127.0.0.1:9 does not answer");
       const d = await platformDrift(["lab", "--layers", "cluster"], { ...env, PLATFORM_CORRELATION_ID: `${cid}-drift` });

@@ -80,7 +80,7 @@ describe("a commit whose manifests do not parse", () => {
       }
 
       const cid = `test-git-truth-rollback-${Date.now()}`;
-      const rb = await runAsync("bash", [path.join(repoRoot, "scripts/rollback.sh"), "--repo", work, bad], { env: { ...process.env, PLATFORM_CORRELATION_ID: cid }, timeoutMs: 10 * 60 * 1000 });
+      const rb = await runAsync(path.join(repoRoot, "cli/platform.js"), ["rollback", "--repo", work, bad], { env: { ...process.env, PLATFORM_CORRELATION_ID: cid }, timeoutMs: 10 * 60 * 1000 });
       saveEvidence("drift-git-truth", "rollback.txt", rb.stdout + rb.stderr);
       expect(rb.status).toBe(0);
       const revert = git(["rev-parse", "HEAD"], work).stdout.trim();

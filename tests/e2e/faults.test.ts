@@ -2,7 +2,7 @@
 //  - a converge killed midway (SIGKILL inside a role, while apt works) leaves no stale apt/dpkg
 //    lock; the rerun succeeds and the replay right after is changed=0 failed=0;
 //  - rows in PostgreSQL survive, byte for byte, a full replay and a postgresql-tagged run that
-//    restarts the server, and a rollback (scripts/rollback.sh) of a faulty commit to the
+//    restarts the server, and a rollback (`platform rollback`) of a faulty commit to the
 //    postgresql domain, applied by `pulumi up` and reverted (two restarts);
 //  - a second `pulumi up` while one runs is refused by the state lock, and the state stays intact.
 // Works on the default lab and on an isolated second lab (LAB_* and PLATFORM_LAB_DIR in the
@@ -230,7 +230,7 @@ describe("faults: rows in PostgreSQL survive replays and restarts", () => {
       const pid1 = mainPid();
       const afterBad = checksum();
       const cid = `test-fault-rollback-${Date.now()}`;
-      const rb = await sh("rollback.sh", [bad], { PLATFORM_CORRELATION_ID: cid });
+      const rb = await runAsync(path.join(work, "cli/platform.js"), ["rollback", bad], { cwd: work, env: { ...process.env, PLATFORM_LAB_DIR: labDir, PLATFORM_CORRELATION_ID: cid }, timeoutMs: 20 * 60 * 1000 });
       saveEvidence(criterion, "rollback.txt", rb.stdout + rb.stderr);
       expect(rb.status).toBe(0);
       expect(maxConnections()).toBe("100");

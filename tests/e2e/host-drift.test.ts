@@ -1,5 +1,5 @@
 // Host drift on the lab VPS: each kind of manual change (an edited config file, a stopped
-// service, a removed package) is reported by scripts/drift-host.sh against its own domain, and
+// service, a removed package) is reported by `platform drift --layers host` against its own domain, and
 // only there; the replay that remediates them leaves the drift report clean.
 import * as fs from "fs";
 import * as path from "path";

@@ -204,7 +204,7 @@ describe("the nightly drift job's command (platform drift-issue-body)", () => {
     // Argo CD's automated sync (no self-heal) syncs once more when its last sync was to an older
     // revision than the branch's, which would undo the edit (docs/adr/0007): start from a sync to
     // HEAD, as after any deploy or resync (tests/e2e/drift-and-rollback.test.ts does the same).
-    expect((await runAsync("bash", [path.join(repoRoot, "scripts/resync.sh"), "lab", "demo"], { timeoutMs: 10 * 60 * 1000 })).status).toBe(0);
+    expect((await runAsync(path.join(repoRoot, "cli/platform.js"), ["resync", "lab", "demo"], { timeoutMs: 10 * 60 * 1000 })).status).toBe(0);
     expect(kubectl(["-n", "demo", "patch", "configmap", "demo-config", "--type", "merge", "-p", '{"data":{"greeting":"edited by hand"}}']).status).toBe(0);
     try {
       await waitForApp("demo", { sync: "OutOfSync" }, { timeoutMs: 60_000, intervalMs: 1000 });
@@ -216,7 +216,7 @@ describe("the nightly drift job's command (platform drift-issue-body)", () => {
       expect(r.body).toContain("`ConfigMap/demo/demo-config`");
     } finally {
       // Back to Git's state, as an operator would (docs/runbooks/resync.md).
-      await runAsync("bash", [path.join(repoRoot, "scripts/resync.sh"), "lab", "demo"], { timeoutMs: 10 * 60 * 1000 });
+      await runAsync(path.join(repoRoot, "cli/platform.js"), ["resync", "lab", "demo"], { timeoutMs: 10 * 60 * 1000 });
     }
     await waitForApp("demo", { sync: "Synced", revision: head }, { timeoutMs: 120_000, intervalMs: 1000 });
   });

@@ -60,13 +60,13 @@ describe("Pulumi on the lab stack (real engine, real Ansible, lab VPS)", () => {
     expect(updates[0].result).toBe("succeeded");
 
     // One command answers "what happened under this id": audit log, stack history, evidence.
-    const trail = run("bash", ["scripts/audit.sh", "show", cid]);
+    const trail = run(path.join(repoRoot, "cli/platform.js"), ["audit", "show", cid]);
     saveEvidence("pulumi-lab", "audit-trail.txt", trail.stdout + trail.stderr);
     expect(trail.status).toBe(0);
     expect(trail.stdout).toMatch(new RegExp(`"action": "pulumi-up", "correlationId": "${cid}"`));
     expect(trail.stdout).toMatch(new RegExp(`update succeeded .*Correlation-Id: ${cid}`));
     expect(trail.stdout).toContain(`pulumi-lab-up-${cid}.log`);
-    expect(run("bash", ["scripts/audit.sh", "show", `no-such-id-${Date.now()}`]).status).toBe(1);
+    expect(run(path.join(repoRoot, "cli/platform.js"), ["audit", "show", `no-such-id-${Date.now()}`]).status).toBe(1);
   });
 
   it("previews as no change right after up (the gate exits 0), and a second up changes nothing", async () => {

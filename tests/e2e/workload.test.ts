@@ -23,6 +23,8 @@ const labRemote = path.join(labDir, "git", "platform.git");
 const git = (args: string[], cwd = repoRoot) => run("git", args, { cwd, timeoutMs: 60_000 });
 const script = (name: string, args: string[], env: Record<string, string> = {}) =>
   runAsync("bash", [path.join(repoRoot, "scripts", name), ...args], { env: { ...process.env, ...env }, timeoutMs: 20 * 60 * 1000 });
+const platform = (args: string[], env: Record<string, string> = {}) =>
+  runAsync(path.join(repoRoot, "cli/platform.js"), args, { cwd: repoRoot, env: { ...process.env, ...env }, timeoutMs: 20 * 60 * 1000 });
 const commitAs = ["-c", "user.name=platform-test", "-c", "user.email=platform-test@lab.invalid"];
 const gitGreeting = () => /^\s+greeting: (.*)$/m.exec(fs.readFileSync(path.join(repoRoot, "gitops/apps/demo/manifests/config.yaml"), "utf8"))![1];
 /** The node's units: their restarts matter as much as the host's (Story 1.2; in managedServices). */
@@ -43,7 +45,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   run("bash", ["scripts/lab/git-server.sh", "push", "HEAD"]);
-  await script("resync.sh", ["lab"]);
+  await platform(["resync", "lab"]);
 });
 
 describe("the lab node runs the workload", () => {
@@ -115,7 +117,7 @@ describe("Story 2.3 with a workload", () => {
     await waitUntil(() => appStatus("demo")?.sync === "OutOfSync", "demo OutOfSync after the scale", 60_000);
     await waitUntil(() => Object.keys(workloadPods()).length === 1, "one pod left", 60_000);
     const cid = `test-workload-resync-${Date.now()}`;
-    const resync = await script("resync.sh", ["lab", "demo"], { PLATFORM_CORRELATION_ID: cid });
+    const resync = await platform(["resync", "lab", "demo"], { PLATFORM_CORRELATION_ID: cid });
     saveEvidence("workload-resync", "resync.txt", resync.stdout + resync.stderr);
     expect(resync.status).toBe(0);
     const ms = await waitUntil(() => readyPods() === 2, "two ready pods again", 120_000);
@@ -148,7 +150,7 @@ describe("Story 2.3 with a workload", () => {
 
       const cid = `test-workload-rollback-${Date.now()}`;
       const t0 = Date.now();
-      const rb = await script("rollback.sh", ["--repo", work, bad], { PLATFORM_CORRELATION_ID: cid });
+      const rb = await platform(["rollback", "--repo", work, bad], { PLATFORM_CORRELATION_ID: cid });
       saveEvidence("workload-rollback", "rollback.txt", rb.stdout + rb.stderr);
       expect(rb.status).toBe(0);
       const answersMs = await waitUntil(async () => {

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { appendAudit, auditLogPath, makeAuditRecord, readAudit } from "../../lib/operator/audit";
+import { appendAudit, auditLine, auditLogPath, makeAuditRecord, readAudit } from "../../lib/operator/audit";
 import { correlationId, newCorrelationId } from "../../lib/operator/correlation";
 
 describe("correlation ids", () => {
@@ -34,11 +34,18 @@ describe("the audit log", () => {
       fs.appendFileSync(path.join(dir, "audit.jsonl"), "not json\n");
       const lines = fs.readFileSync(path.join(dir, "audit.jsonl"), "utf8").trim().split("\n");
       expect(Object.keys(JSON.parse(lines[0]))).toEqual([...Object.keys(JSON.parse(lines[0]))].sort());
+      // The bash writer's text (json.dumps, sort_keys): readers grep '"correlationId": "<id>"'.
+      expect(lines[0]).toMatch(/^\{"action": "drift", "correlationId": "c2", "gitRevision": (null|"[0-9a-f]+"), "outcome": "clean", "stack": "lab", "time": "[^"]+", "who": "[^"]+"\}$/);
       const { records, unreadable } = readAudit(path.join(dir, "audit.jsonl"));
       expect(records.map((r) => [r.correlationId, r.outcome])).toEqual([["c2", "clean"], ["c3", "drifted"]]);
       expect(unreadable).toBe(1);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+  it("escapes non-ASCII as Python's json.dumps does", () => {
+    expect(auditLine({ time: "t", correlationId: "c", stack: "lab", action: "a", outcome: "o", who: "w", gitRevision: null, note: "caf\u00e9" })).toBe(
+      '{"action": "a", "correlationId": "c", "gitRevision": null, "note": "caf\\u00e9", "outcome": "o", "stack": "lab", "time": "t", "who": "w"}',
+    );
   });
 });
