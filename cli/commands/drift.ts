@@ -19,7 +19,7 @@ import { ALL_DOMAINS, isDomain } from "../../lib/domains";
 import { driftCluster } from "../../lib/kube";
 import { appendAudit } from "../../lib/operator/audit";
 import { correlationId } from "../../lib/operator/correlation";
-import { checkStackName, openStack, prepareStackEnv, StackEnv } from "../../lib/pulumiEnv";
+import { checkStackName, keepingStackFile, openStack, prepareStackEnv, StackEnv } from "../../lib/pulumiEnv";
 import { configSourceFromFile } from "../../lib/stackConfigFile";
 import { repoRoot } from "../../lib/versions";
 import { parseFlags, UsageError } from "../args";
@@ -71,7 +71,7 @@ export async function runDrift(opts: DriftOptions, se: StackEnv, config: Platfor
         // The provider's reads take the id from the environment: their records carry it.
         const s = await openStack({ ...se, envVars: { ...se.envVars, PLATFORM_CORRELATION_ID: cid } });
         progress(`pulumi layer: refresh preview of ${opts.stack} (its reads are the domains' check runs)`);
-        const { layer, checks } = refreshFromEvents(await refreshPreview(s, se.configFile, path.join(root, `Pulumi.${opts.stack}.yaml`)));
+        const { layer, checks } = refreshFromEvents(await keepingStackFile(se, () => refreshPreview(s, se.configFile)));
         layers.pulumi = layer;
         progress(`pulumi layer: ${layer.status}${layer.resources.length ? ` (${layer.resources.join(", ")})` : ""}`);
         if (want("host")) {

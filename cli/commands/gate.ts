@@ -16,7 +16,7 @@ import { GateReport, renderMarkdown, verdictOf } from "../../lib/gate/report";
 import { hashChanged, whyDomain } from "../../lib/gate/why";
 import { changedFiles, filesAt, mergeBase, revParse, showAt } from "../../lib/git";
 import { kubeReader } from "../../lib/kube";
-import { openStack, prepareStackEnv, StackEnv } from "../../lib/pulumiEnv";
+import { keepingStackFile, openStack, prepareStackEnv, StackEnv } from "../../lib/pulumiEnv";
 import { configSourceFromFile } from "../../lib/stackConfigFile";
 import { listFiles } from "../../lib/contentHash";
 import { parseVersions, repoRoot } from "../../lib/versions";
@@ -116,7 +116,7 @@ export async function runGate(opts: { stack: string; base: string; kubeconfig?: 
       try {
         const s = await openStack(se!);
         progress(`pulumi layer: previewing ${stack}`);
-        const r = await previewChanges(s, se!.configFile);
+        const r = await keepingStackFile(se!, () => previewChanges(s, se!.configFile));
         report.pulumi = { checked: true, changes: r.changes, unchanged: r.unchanged };
         progress(`pulumi layer: ${r.changes.length} resource(s) would change, ${r.unchanged} unchanged`);
         explainDomains(report, root, mb, config, changed);

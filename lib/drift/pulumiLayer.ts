@@ -4,7 +4,6 @@
 // ansiblePlaybookRun.ts read): each refreshed run says, in its new outputs, whether the host is in
 // sync and which evidence record its check wrote, so the host layer is read from the same pass.
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
-import * as fs from "fs";
 import { errorFromEvents, urnName } from "../gate/pulumiLayer";
 import { PulumiLayer } from "./report";
 
@@ -51,22 +50,14 @@ export function refreshFromEvents(events: EngineEvent[]): { layer: PulumiLayer; 
   return { layer: { status: resources.length ? "drifted" : "clean", resources, hostInSyncFalse }, checks: [...checks.values()].sort((a, b) => (a.domain < b.domain ? -1 : 1)) };
 }
 
-/**
- * Runs the refresh preview; throws the engine's reason in one line when it fails. `projectStackFile`
- * (the committed Pulumi.<stack>.yaml) is put back byte for byte afterwards: seen on the lab, the
- * pinned CLI's refresh saves a new passphrase salt into the project's stack file even when the
- * config comes from --config-file, and a read-only command must leave the checkout as it was.
- */
-export async function refreshPreview(stack: Stack, configFile: string, projectStackFile?: string): Promise<EngineEvent[]> {
+/** Runs the refresh preview; throws the engine's reason in one line when it fails. */
+export async function refreshPreview(stack: Stack, configFile: string): Promise<EngineEvent[]> {
   const events: EngineEvent[] = [];
-  const committed = projectStackFile && fs.existsSync(projectStackFile) ? fs.readFileSync(projectStackFile) : undefined;
   try {
     await stack.refresh({ previewOnly: true, configFile, onEvent: (e) => events.push(e), color: "never", suppressOutputs: true, suppressProgress: true } as Parameters<Stack["refresh"]>[0]);
   } catch (e) {
     const first = (e instanceof Error ? e.message : String(e)).split("\n").map((l) => l.trim()).find((l) => /error/i.test(l));
     throw new Error(errorFromEvents(events) ?? first ?? "the refresh preview failed");
-  } finally {
-    if (committed && !committed.equals(fs.readFileSync(projectStackFile!))) fs.writeFileSync(projectStackFile!, committed);
   }
   return events;
 }
