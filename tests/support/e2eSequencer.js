@@ -11,6 +11,7 @@ const ORDER = [
   "argocd-lab",
   "pulumi-lab",
   "workload",
+  "cluster-dns",
   "drift-and-rollback",
   "pr-gate",
   // After the stack is deployed: its three-layer case reads the stack refresh (Pulumi layer).
