@@ -9,6 +9,7 @@ docs/runbooks/lab.md) gets a copy with:
   - values `.lab` / `.lab/...` -> LAB_DIR / LAB_DIR/...   (only when LAB_DIR is not <root>/.lab)
   - lab.env's LAB_VPS_ADDR and LAB_HOST_ADDR -> the environment's (whole addresses only:
     10.213.0.1 is not rewritten inside 10.213.0.10)
+  - the Git URL's port 9418 -> LAB_GIT_PORT, when that is set to another port
   - when the VPS address moved: `platform:hostAddressOverridesInventory: "true"`, so that the
     program accepts a hostAddress other than the lab inventory's ansible_host and Ansible connects
     to hostAddress (lib/config.ts).
@@ -40,6 +41,12 @@ if moves:
         r"(?<![0-9.])(" + "|".join(re.escape(a) for a in sorted(moves, key=len, reverse=True)) + r")(?![0-9])"
     )
     text = pattern.sub(lambda m: moves[m.group(1)], text)
+
+# The Git server's port (scripts/lab/git-server.sh: LAB_GIT_PORT, default 9418): an isolated lab's
+# git daemon listens on its own port, and Argo CD must be told that one.
+git_port = os.environ.get("LAB_GIT_PORT") or defaults.get("LAB_GIT_PORT") or "9418"
+if git_port != "9418":
+    text = re.sub(r"(git://[0-9.]+:)9418(?=/)", lambda m: m.group(1) + git_port, text)
 
 if os.path.realpath(lab_dir) != os.path.realpath(os.path.join(root, ".lab")):
     # `platform:key: .lab/...` (plain or quoted): the default lab's directory, relative to the project.
