@@ -31,7 +31,7 @@ fi
 bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" >/dev/null
 # The lab's control plane and Argo CD runtime (the k3s role's lab path copies them to the lab VPS).
 bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" cluster >/dev/null
-# The lab's OCI images (pause, the greeter), imported by the k3s role's lab node (ADR 0008).
+# The lab's OCI images (pause, the greeter, CoreDNS: built first into its own entry), imported by the k3s role's lab node (ADR 0008).
 bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" images >/dev/null
 # The secret scanner (scripts/security/scan-secrets.sh).
 bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" gitleaks >/dev/null

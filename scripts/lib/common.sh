@@ -42,12 +42,20 @@ langhost_source_hash() {
     "$PLATFORM_ROOT"/toolchain/langhost/*.go | sha256sum | cut -c1-12
 }
 
+# CoreDNS is built from our wrapper module (toolchain/coredns: its plugin list and dependency pins):
+# key its cache entry by the pinned version and that module, like the language host.
+coredns_key() {
+  printf '%s-%s' "$COREDNS_VERSION" "$(cat "$PLATFORM_ROOT"/toolchain/coredns/go.mod "$PLATFORM_ROOT"/toolchain/coredns/go.sum     "$PLATFORM_ROOT"/toolchain/coredns/*.go "$PLATFORM_ROOT"/scripts/toolchain/build-coredns.sh | sha256sum | cut -c1-12)"
+}
+
 # The lab's images (scripts/toolchain/build-images.sh) are built from our own sources by two
 # compilers: key their cache entry by the image pins, those sources and the compilers' versions.
 images_source_hash() {
   local f
   {
-    grep -E '^(PAUSE|GREETER)_' "$PLATFORM_ROOT/toolchain/versions.env"
+    grep -E '^(PAUSE|GREETER|COREDNS)_' "$PLATFORM_ROOT/toolchain/versions.env"
+    # The CoreDNS binary comes from its own cache entry (ensure.sh coredns), keyed by its sources.
+    printf 'coredns %s\n' "$(coredns_key)"
     for f in "$PLATFORM_ROOT"/toolchain/images/pause/pause.c \
              "$PLATFORM_ROOT"/scripts/toolchain/build-images.sh "$PLATFORM_ROOT"/scripts/toolchain/oci-image.py \
              "$PLATFORM_ROOT"/apps/greeter/go.mod "$PLATFORM_ROOT"/apps/greeter/go.sum \
@@ -59,5 +67,5 @@ images_source_hash() {
   } | sha256sum | cut -c1-12
 }
 # The version part of the images' cache entry, and the entry itself (what the lab imports).
-images_key() { printf 'pause%s-greeter%s-%s' "$PAUSE_VERSION" "$GREETER_VERSION" "$(images_source_hash)"; }
+images_key() { printf 'pause%s-greeter%s-coredns%s-%s' "$PAUSE_VERSION" "$GREETER_VERSION" "$COREDNS_VERSION" "$(images_source_hash)"; }
 images_dir() { tool_dir images "$(images_key)"; }

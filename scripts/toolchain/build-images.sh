@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the lab's container images from local inputs only (no registry is reachable here): the
-# sandbox image (pause) and the sample workload (greeter), each a
+# sandbox image (pause), the sample workload (greeter) and cluster DNS (CoreDNS), each a
 # single-layer OCI image archive named as prod names it in a registry (toolchain/versions.env).
 # Same inputs, same digests. See docs/adr/0008-images-without-a-registry.md.
 # Usage: build-images.sh OUT_DIR
@@ -27,6 +27,12 @@ check_tag() { # check_tag VAR_OF_REF EXPECTED_TAG
 }
 check_tag PAUSE_IMAGE "$PAUSE_VERSION"
 check_tag GREETER_IMAGE "$GREETER_VERSION"
+check_tag COREDNS_IMAGE "$COREDNS_VERSION"
+# CoreDNS is compiled once into a cache entry of its own (build-coredns.sh, keyed by its wrapper
+# module), not here: ensure it (a no-op when cached), then package that binary.
+bash "$(dirname "$0")/ensure.sh" coredns >/dev/null
+coredns_bin="$(tool_dir coredns "$(coredns_key)")/coredns"
+[ -x "$coredns_bin" ] || die "$coredns_bin is missing: bash scripts/toolchain/ensure.sh coredns"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/build-images-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -41,10 +47,6 @@ log "greeter $GREETER_VERSION: go build (apps/greeter)"
 (cd "$PLATFORM_ROOT/apps/greeter" && nice -n 10 go build -trimpath \
   -ldflags "$go_ldflags -X main.version=$GREETER_VERSION" -o "$work/greeter" .)
 
-# Cluster DNS (CoreDNS) joins this list when the lab deploys it (issue 12): until then its cold
-# compile (~7 min on two cores) would buy nothing. `go install github.com/coredns/coredns@v1.15.0`
-# builds it (no replace directives); its image runs as 65532 and needs NET_BIND_SERVICE for :53.
-
 safe_name() { printf '%s' "$1" | tr '/:@' '___'; }
 image() { # image REF ARGS... : one archive; prints the helper's JSON line
   local ref="$1"; shift
@@ -57,6 +59,13 @@ image() { # image REF ARGS... : one archive; prints the helper's JSON line
   image "$GREETER_IMAGE" --entrypoint /greeter --user 65532:65532 --expose 8080/tcp \
     --file "$work/greeter=/greeter:0755" --label "org.opencontainers.image.source=apps/greeter" \
     --label "org.opencontainers.image.version=$GREETER_VERSION"
+  # As upstream's image (distroless nonroot, EXPOSE 53 53/udp). Upstream's binary also carries the
+  # file capability cap_net_bind_service; ours cannot (no xattrs here), so the lab's Deployment
+  # lowers the pod's net.ipv4.ip_unprivileged_port_start instead (roles/k3s coredns.yaml.j2).
+  image "$COREDNS_IMAGE" --entrypoint /coredns --user 65532:65532 --expose 53/tcp --expose 53/udp \
+    --file "$coredns_bin=/coredns:0755" \
+    --label "org.opencontainers.image.source=github.com/coredns/coredns@v$COREDNS_VERSION (toolchain/coredns)" \
+    --label "org.opencontainers.image.version=$COREDNS_VERSION"
 } > "$work/built.jsonl"
 python3 "$oci" list "$out" < "$work/built.jsonl"
 python3 "$oci" verify "$out"/*.oci.tar >&2

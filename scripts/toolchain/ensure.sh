@@ -6,8 +6,9 @@
 #                                kube-scheduler, kubelet, kube-proxy)
 #                                kine argocd (binary + install manifests) helm   (see docs/adr/0003)
 #        ensure.sh gitleaks      the secret scanner (scripts/security/scan-secrets.sh), not in the default list
-#        ensure.sh images        the lab's OCI image archives (pause, greeter; build-images.sh,
+#        ensure.sh images        the lab's OCI image archives (pause, greeter, CoreDNS; build-images.sh,
 #                                docs/adr/0008), into $(images_dir) (scripts/lib/common.sh); not in the default list
+#        ensure.sh coredns       CoreDNS for the images (build-coredns.sh, toolchain/coredns); `images` ensures it
 #        ensure.sh actionlint    the workflow linter (scripts/test.sh static checks), not in the default list
 # Prints, as its last line on stdout, the PATH entries to prepend (colon-separated).
 set -euo pipefail
@@ -92,9 +93,12 @@ for t in "${tools[@]}"; do
       fi
       build_into argocd "$ARGOCD_VERSION" argocd bash "$here/build-argocd.sh" ;;
     helm)     build_into helm "$HELM_VERSION" helm bash "$here/build-helm.sh" ;;
+    # Keyed by version and the hash of our wrapper module (like langhost).
+    coredns)  build_into coredns "$(coredns_key)" coredns bash "$here/build-coredns.sh" ;;
     # Keyed by the image pins and the hash of their sources (like langhost): an edit rebuilds them.
+    # The CoreDNS binary they package is a tool of its own (build-images.sh ensures it).
     images)   build_into images "$(images_key)" images.json bash "$here/build-images.sh" ;;
-    *) die "unknown tool '$t' (known: pulumi langhost sops gitleaks actionlint images; cluster = ${cluster_tools[*]})" ;;
+    *) die "unknown tool '$t' (known: pulumi langhost sops gitleaks actionlint coredns images; cluster = ${cluster_tools[*]})" ;;
   esac
 done
 tools_path

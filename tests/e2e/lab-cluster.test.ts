@@ -102,7 +102,8 @@ describe("lab cluster: control plane and Argo CD runtime on the lab VPS", () => 
     const pushed = run("bash", ["scripts/lab/git-server.sh", "push"]);
     expect(pushed.status).toBe(0);
     const sha = pushed.stdout.trim().split("\n").pop();
-    const r = onVps(`timeout 20 git ls-remote git://${labEnv.LAB_HOST_ADDR}:9418/platform.git refs/heads/main`);
+    // git-server.sh's port: LAB_GIT_PORT (an isolated lab's own), else git's 9418.
+    const r = onVps(`timeout 20 git ls-remote git://${labEnv.LAB_HOST_ADDR}:${process.env.LAB_GIT_PORT || "9418"}/platform.git refs/heads/main`);
     saveEvidence("lab-cluster", "git-ls-remote.txt", r.stdout + r.stderr);
     expect(r.status).toBe(0);
     expect(r.stdout.split(/\s+/)[0]).toBe(sha);

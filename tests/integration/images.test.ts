@@ -48,6 +48,16 @@ const expected: Expected[] = [
     versionArgs: ["--version"],
     versionOutput: `greeter ${versions.GREETER_VERSION}`,
   },
+  {
+    // Built from toolchain/coredns (ensure.sh coredns), packaged as upstream's image is.
+    ref: versions.COREDNS_IMAGE,
+    entrypoint: "/coredns",
+    user: "65532:65532",
+    ports: ["53/tcp", "53/udp"],
+    binary: "coredns",
+    versionArgs: ["-version"],
+    versionOutput: `CoreDNS-${versions.COREDNS_VERSION}`,
+  },
 ];
 
 const sha256 = (data: Buffer) => `sha256:${createHash("sha256").update(data).digest("hex")}`;

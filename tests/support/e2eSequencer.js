@@ -11,6 +11,7 @@ const ORDER = [
   "argocd-lab",
   "pulumi-lab",
   "workload",
+  "cluster-dns",
   "drift-and-rollback",
   // Right after it: a commit whose manifests do not parse, reported per app, then rolled back.
   "drift-git-truth",
