@@ -57,8 +57,11 @@ function toolPath(root: string, script: string, args: string[]): string {
 /**
  * `opts.tools: false` skips the toolchain (about a second): for a command that only reads the
  * stack's config (resync, the cluster side of audit) and never runs the CLI.
+ * `opts.engine: false`: the caller never runs the engine (drift's host layer alone: one Ansible
+ * check pass), so a lab whose stack `deploy.sh` has not created yet is fine: the config copy
+ * then has no salt, which only the engine reads.
  */
-export function prepareStackEnv(stack: string, root: string, env: NodeJS.ProcessEnv = process.env, opts: { tools?: boolean } = {}): StackEnv {
+export function prepareStackEnv(stack: string, root: string, env: NodeJS.ProcessEnv = process.env, opts: { tools?: boolean; engine?: boolean } = {}): StackEnv {
   checkStackName(root, stack);
   const tools = opts.tools === false ? "" : `${toolPath(root, "ensure.sh", ["pulumi", "langhost", "sops"])}:${toolPath(root, "ensure-ansible.sh", [])}:`;
   const envVars: Record<string, string> = {
@@ -75,7 +78,7 @@ export function prepareStackEnv(stack: string, root: string, env: NodeJS.Process
     const lab = labDirOf(root, env);
     const labCopy = path.join(lab, "Pulumi.lab.yaml");
     const salt = fs.existsSync(labCopy) ? fs.readFileSync(labCopy, "utf8").split("\n").find((l) => l.startsWith("encryptionsalt:")) : undefined;
-    if (!salt || !fs.existsSync(path.join(lab, "pulumi-passphrase"))) {
+    if (opts.engine !== false && (!salt || !fs.existsSync(path.join(lab, "pulumi-passphrase")))) {
       throw new StackEnvError(`the lab stack does not exist yet in ${lab} (no passphrase or salt): bash scripts/deploy.sh creates it`);
     }
     Object.assign(envVars, {
@@ -92,7 +95,7 @@ export function prepareStackEnv(stack: string, root: string, env: NodeJS.Process
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "platform-stack-"));
     temp.push(dir);
     configFile = path.join(dir, "Pulumi.lab.yaml");
-    fs.writeFileSync(configFile, `${text}${salt}\n`, { mode: 0o600 });
+    fs.writeFileSync(configFile, salt ? `${text}${salt}\n` : text, { mode: 0o600 });
   } else {
     // prod (or any other stack): the operator's own backend and secrets provider, from the
     // environment (PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE(_FILE), ...; in CI, the forge's secrets).
