@@ -47,6 +47,9 @@ function labClone(): string {
   return dir;
 }
 
+/** The newest commit of `work` that is not a merge (a merge is refused before anything is reached). */
+const lastPlainCommit = (work: string) => git(["rev-list", "--no-merges", "-n", "1", "HEAD"], work).stdout.trim();
+
 /** A faulty commit to what the Pulumi program deploys (the base role's time zone) in `work`; returns its SHA. */
 function faultyTimezoneCommit(work: string): string {
   const defaults = path.join(work, "infra/ansible/roles/base/defaults/main.yml");
@@ -293,7 +296,7 @@ describe("bad input: clear error, nothing changed, audit says failed", () => {
       git([...commitAs, "commit", "-qam", "second"], w);
       return ["--repo", w, first];
     }, /does not revert cleanly \(conflicts: gitops\/apps\/demo\/manifests\/config.yaml/],
-    ["an unreachable Git remote", (w: string) => ["--repo", w, "--remote", "git://127.0.0.1:9/none.git", "HEAD"], /the Git remote git:\/\/127\.0\.0\.1:9\/none\.git does not answer/],
+    ["an unreachable Git remote", (w: string) => ["--repo", w, "--remote", "git://127.0.0.1:9/none.git", lastPlainCommit(w)], /the Git remote git:\/\/127\.0\.0\.1:9\/none\.git does not answer/],
   ])("platform rollback refuses %s", async (_name, args, message) => {
     const work = labClone();
     try {
@@ -353,7 +356,7 @@ describe("bad input: clear error, nothing changed, audit says failed", () => {
       const cfg = path.join(tmp, "Pulumi.lab.yaml");
       fs.writeFileSync(cfg, fs.readFileSync(path.join(repoRoot, "Pulumi.lab.yaml"), "utf8").replace(/platform:kubeconfigPath: .*/, `platform:kubeconfigPath: ${kc}`));
       const env = { PLATFORM_CORRELATION_ID: cid, PLATFORM_STACK_CONFIG_FILE: cfg };
-      const r = await platform(["rollback", "--repo", work, "HEAD"], env);
+      const r = await platform(["rollback", "--repo", work, lastPlainCommit(work)], env);
       expect(r.status).toBe(1);
       expect(r.stderr).toContain("the Kubernetes API at https://127.0.0.1:9 does not answer");
       const d = await platformDrift(["lab", "--layers", "cluster"], { ...env, PLATFORM_CORRELATION_ID: `${cid}-drift` });
