@@ -8,24 +8,16 @@
 import { render } from "../gate/clusterLayer";
 import { fieldChanges, objectId, withNamespace } from "../gate/objectDiff";
 import { Application, ArgoCluster, OperationState, PatchConflict } from "./argocd";
+import type { AppDrift } from "../drift/report";
 import { GitSource } from "./gitops";
 
 export const REFRESH_ANNOTATION = "argocd.argoproj.io/refresh";
 
-/** What resync's before.json/after.json hold per app (the fields of the drift report an operator reads first). */
-export interface AppSummary {
-  app: string;
-  sync: string;
-  health: string;
-  revision?: string;
-  targetRevision?: string;
-  repoURL?: string;
-  policy: string;
-  lastOperation: { phase?: string; startedAt?: string; finishedAt?: string; message?: string };
+/** What resync's before.json/after.json hold per app: the fields of the drift report's app an operator reads first. */
+export type AppSummary = Pick<AppDrift, "app" | "sync" | "health" | "revision" | "targetRevision" | "repoURL" | "policy" | "lastOperation" | "conditions"> & {
   outOfSync: Array<{ object: string; status?: string; requiresPruning: boolean }>;
-  conditions: string[];
   drifted: boolean;
-}
+};
 
 export function appSummary(a: Application): AppSummary {
   const st = a.status ?? {};
