@@ -7,8 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { PlatformConfig } from "../../lib/config";
 import { correlationId } from "../../lib/operator/correlation";
-import { errorLine, evidenceFolder, OperatorDeps, OperatorFailure, realDeps, relToRoot } from "../../lib/operator/deps";
-import { stackConfig } from "../../lib/operator/stackCluster";
+import { errorLine, OperatorDeps, OperatorFailure, realDeps, relToRoot, startAction } from "../../lib/operator/deps";
 import { appSummary, needsResync, requestSync, verifyApp, waitSynced } from "../../lib/operator/sync";
 import { repoRoot } from "../../lib/versions";
 import { parseFlags } from "../args";
@@ -42,14 +41,7 @@ export interface ResyncResult {
 export async function runResync(opts: { stack: string; apps: string[]; correlationId: string; config?: () => PlatformConfig }, deps: OperatorDeps): Promise<ResyncResult> {
   const { stack, correlationId: cid } = opts;
   let apps = [...opts.apps];
-  let config: PlatformConfig | undefined;
-  let configError: string | undefined;
-  try {
-    config = (opts.config ?? (() => stackConfig(stack, deps.root, deps.env)))();
-  } catch (e) {
-    configError = errorLine(e);
-  }
-  const work = evidenceFolder(deps, `resync-${cid}`, config?.evidenceDir);
+  const { config, configError, work } = startAction(deps, stack, `resync-${cid}`, opts.config);
   const save = (file: string, text: string) => fs.appendFileSync(path.join(work, file), text);
   const fail = (step: string, msg: string): never => {
     save(`${step}.err`, msg + "\n");

@@ -9,11 +9,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { git } from "../../lib/git";
 import { correlationId } from "../../lib/operator/correlation";
-import { errorLine, evidenceFolder, OperatorDeps, OperatorFailure, realDeps, relToRoot } from "../../lib/operator/deps";
+import { errorLine, OperatorDeps, OperatorFailure, realDeps, relToRoot, startAction } from "../../lib/operator/deps";
 import { affectedApps, gitTimed, touchesProgram } from "../../lib/operator/gitops";
 import { pulumiUp } from "../../lib/operator/pulumiUp";
 import { PlatformConfig } from "../../lib/config";
-import { stackConfig } from "../../lib/operator/stackCluster";
 import { appSummary, requestSync, verifyApp, waitSynced } from "../../lib/operator/sync";
 import { labDirOf } from "../../lib/pulumiEnv";
 import { repoRoot } from "../../lib/versions";
@@ -64,14 +63,7 @@ export async function runRollback(
   deps: RollbackDeps,
 ): Promise<RollbackResult> {
   const { stack, repo, commit, correlationId: cid } = o;
-  let config: PlatformConfig | undefined;
-  let configError: string | undefined;
-  try {
-    config = (o.config ?? (() => stackConfig(stack, deps.root, deps.env)))();
-  } catch (e) {
-    configError = errorLine(e);
-  }
-  const work = evidenceFolder(deps, `rollback-${cid}`, config?.evidenceDir);
+  const { config, configError, work } = startAction(deps, stack, `rollback-${cid}`, o.config);
   const evidence = relToRoot(deps.root, work);
   const save = (file: string, text: string) => fs.appendFileSync(path.join(work, file), text);
   const g = (args: string[]) => git(repo, args);

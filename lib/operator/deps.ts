@@ -6,7 +6,7 @@ import * as path from "path";
 import { PlatformConfig } from "../config";
 import { appendAudit, AuditRecord } from "./audit";
 import { GitSource, gitSource } from "./gitops";
-import { stackCluster, StackCluster } from "./stackCluster";
+import { stackCluster, StackCluster, stackConfig } from "./stackCluster";
 
 export interface OperatorDeps {
   root: string;
@@ -40,6 +40,27 @@ export function evidenceFolder(deps: Pick<OperatorDeps, "root" | "env">, name: s
   const dir = path.join(deps.env.PLATFORM_EVIDENCE_DIR ?? evidenceDir ?? path.join(deps.root, "evidence"), name);
   fs.mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/**
+ * The start of a resync or rollback: the stack's config read once (or the one line saying why it
+ * could not be, which the action audits as its failure once it has its evidence folder) and the
+ * action's evidence folder (`<name>-<correlation id>`, in platform:evidenceDir when the config read).
+ */
+export function startAction(
+  deps: Pick<OperatorDeps, "root" | "env">,
+  stack: string,
+  folder: string,
+  readConfig: () => PlatformConfig = () => stackConfig(stack, deps.root, deps.env),
+): { config?: PlatformConfig; configError?: string; work: string } {
+  let config: PlatformConfig | undefined;
+  let configError: string | undefined;
+  try {
+    config = readConfig();
+  } catch (e) {
+    configError = errorLine(e);
+  }
+  return { config, configError, work: evidenceFolder(deps, folder, config?.evidenceDir) };
 }
 
 /** A path as the audit record keeps it: relative to the repository when inside it. */
