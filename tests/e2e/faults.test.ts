@@ -128,6 +128,8 @@ describe("faults: a converge killed midway", () => {
     saveEvidence(criterion, "killed-run.txt", `killed at: ${killedAt}\nrunning on the VPS at the kill:\n${onVpsAtKill}\nexit: ${JSON.stringify(exit)}\nleftover wait: ${leftover}\napt state after the kill: ${afterKill.raw}\n\n${output}`);
     expect(exit?.signal).toBe("SIGKILL");
     expect(killedAt).toMatch(/^TASK \[(base|ssh|firewall|vpn|postgresql|k3s) : /);
+    // The kill hit apt at work: dpkg was running on the VPS at that moment (not before or after it).
+    expect(onVpsAtKill).toMatch(/^\d+ \S*dpkg /m);
     expect(output).not.toMatch(/PLAY RECAP/);
 
     const rerun = await labAnsible(criterion, []);

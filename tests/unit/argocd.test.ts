@@ -1,7 +1,20 @@
 import * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
 import { installMocks, promiseOf } from "../support/pulumiMocks";
 
 const registered = installMocks();
+/**
+ * Each child's `dependsOn`, by resource name: a transformation on the component sees every child's
+ * options as the component passes them (the mocks see inputs only, not dependencies).
+ */
+const dependsOn: Record<string, string[]> = {};
+const names = new Map<unknown, string>();
+const recordDependsOn: pulumi.ResourceTransformation = ({ resource, name, opts }) => {
+  names.set(resource, name);
+  const deps = opts.dependsOn === undefined ? [] : Array.isArray(opts.dependsOn) ? opts.dependsOn : [opts.dependsOn];
+  dependsOn[name] = deps.map((d) => names.get(d) ?? "(not a child)");
+  return undefined;
+};
 // The real KubectlApply serializes its provider (needs the V8 inspector jest lacks): here it is a
 // plain custom resource with the same inputs; the real one runs under the engine in tests/e2e.
 jest.mock("../../components/kubectlApply", () => {
@@ -29,7 +42,7 @@ describe("ArgoCd component, prod path (Helm chart)", () => {
       chartVersion: pinnedVersion("ARGOCD_CHART_VERSION"),
       gitopsRepoUrl: "https://git.example.invalid/platform.git",
       values: { server: { replicas: 2 } },
-    });
+    }, { transformations: [recordDependsOn] });
     await promiseOf(argocd.namespace);
     await promiseOf(argocd.rootApplication.urn);
   });
@@ -55,7 +68,9 @@ describe("ArgoCd component, prod path (Helm chart)", () => {
   it("creates the child apps' project (GitOps repository only, orphan warnings) before the root", () => {
     const project = registered.find((r) => r.type === "kubernetes:argoproj.io/v1alpha1:AppProject")!;
     expect(project.inputs).toMatchObject({ metadata: { name: "platform", namespace: "argocd" }, spec: { sourceRepos: ["https://git.example.invalid/platform.git"], orphanedResources: { warn: true } } });
-    expect(registered.indexOf(project)).toBeLessThan(registered.indexOf(rootApp()));
+    // The root app waits for the project (its children name it), the project for the chart (its CRDs).
+    expect(dependsOn[rootApp().name]).toEqual([project.name]);
+    expect(dependsOn[project.name]).toEqual([release().name]);
   });
 
   it("creates the App-of-Apps root pointing at gitops/apps with the cascading finalizer", () => {

@@ -1,6 +1,7 @@
 // The gate's pure logic (lib/gate/*, lib/driftIssue.ts, cli/args.ts): object diff, verdict and
 // exit code, Markdown, the "why" of a domain, engine events, and the cluster layer against a fake
 // cluster. No process, no network: milliseconds each.
+import * as pulumi from "@pulumi/pulumi";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { parseFlags, UsageError } from "../../cli/args";
 import { DRIFT_MARKER, driftIssueBody } from "../../lib/driftIssue";
@@ -151,7 +152,7 @@ describe("Pulumi layer from engine events", () => {
   });
 
   it("compares plain inputs itself (a dynamic provider reports no keys), never secret ones, and reads host drift from the old outputs", () => {
-    const secret = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "[secret]" };
+    const secret = { [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, ciphertext: "[secret]" };
     expect(plainInputDiffs({ host: "a", hostAddress: "1", contentHash: secret, __provider: "x" }, { host: "a", hostAddress: "2", contentHash: secret, __provider: "y" })).toEqual(["hostAddress"]);
     const e = pre("update", "ssh-run", "pulumi-nodejs:dynamic/platform:AnsiblePlaybookRun");
     e.resourcePreEvent!.metadata.old = { type: "", urn: "", id: "", parent: "", provider: "", inputs: { host: "a" }, outputs: { hostInSync: false } } as never;
