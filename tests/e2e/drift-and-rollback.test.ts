@@ -184,8 +184,8 @@ describe("host drift in the same report", () => {
       expect(drift.stdout).toMatch(/host\s+drifted/);
       expect(drift.stdout).toMatch(/postgresql\s+drifted/);
     } finally {
-      // Remediation through the code: the domain's own run (the stack's `up --refresh` does the same).
-      await script("pulumi.sh", ["lab", "up", "--refresh", "--yes", "--skip-preview"]);
+      // Remediation through the code: the drifted domain's `up --refresh` (docs/runbooks/drift-detected.md).
+      await script("pulumi.sh", ["lab", "up", "--refresh", "--target", "**postgresql-run", "--yes", "--skip-preview"]);
     }
     expect(onVps("systemctl is-active postgresql@15-main").stdout.trim()).toBe("active");
   });

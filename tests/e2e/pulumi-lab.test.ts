@@ -105,11 +105,14 @@ describe("Pulumi on the lab stack (real engine, real Ansible, lab VPS)", () => {
     expect(refresh.stdout).toMatch(/hostInSync\s*: true => false/);
     expect(refresh.stdout).toContain("postgresql : Keep PostgreSQL enabled and running");
 
-    const fix = await pulumiLab(["up", "--refresh", "--yes", "--skip-preview"]);
+    // The remediation of the one drifted domain (docs/runbooks/drift-detected.md): `up --refresh`
+    // targeted at its resource; the refresh above already read the other domains as unchanged.
+    const fix = await pulumiLab(["up", "--refresh", "--target", "**postgresql-run", "--yes", "--skip-preview"]);
     saveEvidence("pulumi-lab", "up-refresh.txt", fix.stdout + fix.stderr);
     expect(fix.status).toBe(0);
+    expect(fix.stdout).toMatch(/postgresql-run\s+updat/);
     expect(onVps("systemctl is-active postgresql@15-main").stdout.trim()).toBe("active");
-    const clean = await pulumiLab(["refresh", "--preview-only", "--expect-no-changes"]);
+    const clean = await pulumiLab(["refresh", "--preview-only", "--expect-no-changes", "--target", "**postgresql-run"]);
     expect(clean.status).toBe(0);
   });
 });
