@@ -6,6 +6,8 @@ import { UsageError } from "./args";
 export interface Command {
   /** Full usage text (`platform <cmd> --help`). */
   help: string;
+  /** Usage of one action (`platform <cmd> <action> --help`), when the command has actions. */
+  helpFor?(argv: string[]): string;
   run(argv: string[]): Promise<number>;
 }
 
@@ -22,6 +24,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
     load: () => (require("./commands/rollback") as typeof import("./commands/rollback")).rollback,
   },
   audit: { summary: "recent | show ID: what happened, by correlation id (audit log, Git, stack history, Argo CD, evidence)", load: () => (require("./commands/audit") as typeof import("./commands/audit")).audit },
+  secrets: {
+    summary: "init | rotate | recipients | add-recipient | remove-recipient | check | keys: the stack's SOPS file and its age recipients (never a value)",
+    load: () => (require("./commands/secrets") as typeof import("./commands/secrets")).secrets,
+  },
   "drift-issue-body": {
     summary: "the nightly drift report as an issue body (runs platform drift): exit 0 clean, 3 drifted, 1 broken",
     load: () => (require("./commands/driftIssueBody") as typeof import("./commands/driftIssueBody")).driftIssueBody,
@@ -50,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
-    process.stdout.write(cmd.help);
+    process.stdout.write(cmd.helpFor?.(rest) ?? cmd.help);
     return 0;
   }
   try {

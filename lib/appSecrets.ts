@@ -29,7 +29,7 @@ export function appSecretObjects(spec: AppSecretSpec, secrets: Record<string, st
   const stringData: Record<string, string> = {};
   for (const [k, sopsKey] of Object.entries(spec.data)) {
     const v = secrets[sopsKey];
-    if (v === undefined) throw new Error(`the stack's secrets file has no '${sopsKey}' (needed by Secret ${spec.namespace}/${spec.name}): add it with scripts/secrets.sh`);
+    if (v === undefined) throw new Error(`the stack's secrets file has no '${sopsKey}' (needed by Secret ${spec.namespace}/${spec.name}): add it: platform secrets rotate STACK ${sopsKey} (a fresh value; list it in lib/secretKeys.ts first)`);
     stringData[k] = v;
   }
   return [

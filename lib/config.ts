@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { ALL_DOMAINS, Domain, isDomain } from "./domains";
-import { pinnedVersion } from "./versions";
+import { pinnedVersion, toolsCacheDir } from "./versions";
 
 /** The subset of pulumi.Config this module needs (a plain object in unit tests). */
 export interface ConfigSource {
@@ -145,14 +145,14 @@ function homePath(p: string): string {
   return p.startsWith("~/") ? path.join(os.homedir(), p.slice(2)) : p;
 }
 
-function expandPath(p: string, root: string): string {
+/** A config path: `~/...` in the home directory, else relative to the project root. */
+export function expandPath(p: string, root: string): string {
   return p.startsWith("~/") ? path.join(os.homedir(), p.slice(2)) : path.resolve(root, p);
 }
 
 /** The install manifests that scripts/toolchain/ensure.sh extracts for the pinned Argo CD version. */
 function defaultArgoCdManifests(): string {
-  const cache = process.env.PLATFORM_TOOLS_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "platform-tools");
-  return path.join(cache, `argocd-${pinnedVersion("ARGOCD_VERSION")}`, "manifests");
+  return path.join(toolsCacheDir(), `argocd-${pinnedVersion("ARGOCD_VERSION")}`, "manifests");
 }
 
 function readDomains(raw: string | undefined): Domain[] {

@@ -1,5 +1,8 @@
 // The platform's domains: one Ansible role (and tag) each, converged in this order.
 // Adding a domain = a role under infra/ansible/roles/, a line here, and a line in site.yml.
+// The secret keys a domain consumes are lib/secretKeys.ts's (SECRET_PREFIXES), with the keys
+// themselves and their generators.
+import { secretPrefixesOf } from "./secretKeys";
 
 export interface DomainSpec {
   /** Role directory under infra/ansible/roles/ and the tag that selects it in site.yml. */
@@ -9,12 +12,12 @@ export interface DomainSpec {
 }
 
 export const DOMAINS = {
-  base: { role: "base", secretPrefixes: [] },
-  ssh: { role: "ssh", secretPrefixes: [] },
-  firewall: { role: "firewall", secretPrefixes: [] },
-  vpn: { role: "vpn", secretPrefixes: ["secret_wireguard_"] },
-  postgresql: { role: "postgresql", secretPrefixes: ["secret_postgresql_"] },
-  k3s: { role: "k3s", secretPrefixes: ["secret_k3s_"] },
+  base: { role: "base", secretPrefixes: secretPrefixesOf("base") },
+  ssh: { role: "ssh", secretPrefixes: secretPrefixesOf("ssh") },
+  firewall: { role: "firewall", secretPrefixes: secretPrefixesOf("firewall") },
+  vpn: { role: "vpn", secretPrefixes: secretPrefixesOf("vpn") },
+  postgresql: { role: "postgresql", secretPrefixes: secretPrefixesOf("postgresql") },
+  k3s: { role: "k3s", secretPrefixes: secretPrefixesOf("k3s") },
 } satisfies Record<string, DomainSpec>;
 
 export type Domain = keyof typeof DOMAINS;

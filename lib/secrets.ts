@@ -14,25 +14,25 @@ import * as fs from "fs";
 import { decryptSops } from "sops-age";
 import { ConfigError } from "./config";
 import { hashValues } from "./contentHash";
+import { classifySopsError } from "./sops";
 
 export type Secrets = Record<string, string>;
 
 /** sops's failure, as a ConfigError naming the key at fault; never quotes sops's output except fixed, value-free phrases. */
 export function sopsFailure(secretsFile: string, ageKeyFile: string, code: number | string | null, stderr: string): ConfigError {
-  if (/MAC mismatch/.test(stderr)) {
-    return new ConfigError("secretsFile", `${secretsFile} was edited without sops: MAC mismatch (its content is not what sops encrypted; restore it, or edit it with \`sops ${secretsFile}\`)`);
-  }
-  if (/does not match sops' data format/.test(stderr)) {
-    return new ConfigError("secretsFile", `${secretsFile} was edited without sops: a value is not encrypted (restore the file, then edit it with \`sops ${secretsFile}\`)`);
-  }
-  if (/Could not decrypt with AES_GCM|message authentication failed/.test(stderr)) {
-    return new ConfigError("secretsFile", `${secretsFile} was edited without sops: a value's ciphertext does not authenticate (restore the file)`);
-  }
-  if (/Failed to get the data key|no master key was able to decrypt|did not match any of the recipients/.test(stderr)) {
-    return new ConfigError("ageKeyFile", `cannot decrypt ${secretsFile} with the age key ${ageKeyFile}: the key is not one of the file's recipients`);
-  }
   if (code === "ENOENT") return new ConfigError("secretsFile", "cannot decrypt: `sops` is not on PATH (bash scripts/toolchain/ensure.sh sops)");
-  return new ConfigError("secretsFile", `sops cannot decrypt ${secretsFile} (exit ${code})`);
+  switch (classifySopsError(stderr)) {
+    case "mac":
+      return new ConfigError("secretsFile", `${secretsFile} was edited without sops: MAC mismatch (its content is not what sops encrypted; restore it, or edit it with \`sops ${secretsFile}\`)`);
+    case "format":
+      return new ConfigError("secretsFile", `${secretsFile} was edited without sops: a value is not encrypted (restore the file, then edit it with \`sops ${secretsFile}\`)`);
+    case "aead":
+      return new ConfigError("secretsFile", `${secretsFile} was edited without sops: a value's ciphertext does not authenticate (restore the file)`);
+    case "recipient":
+      return new ConfigError("ageKeyFile", `cannot decrypt ${secretsFile} with the age key ${ageKeyFile}: the key is not one of the file's recipients`);
+    default:
+      return new ConfigError("secretsFile", `sops cannot decrypt ${secretsFile} (exit ${code})`);
+  }
 }
 
 export async function readSecrets(secretsFile: string, ageKeyFile: string): Promise<Secrets> {

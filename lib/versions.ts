@@ -1,6 +1,7 @@
 // Reads toolchain/versions.env, the single source of every pinned version, so TypeScript code
 // never repeats a version literal.
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 
 export const repoRoot = path.resolve(__dirname, "..");
@@ -23,4 +24,9 @@ export function pinnedVersion(name: string): string {
   const v = readVersions()[name];
   if (!v) throw new Error(`toolchain/versions.env has no ${name}`);
   return v;
+}
+
+/** The tool cache every pinned tool is built into (scripts/lib/common.sh's TOOLS_CACHE). */
+export function toolsCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.PLATFORM_TOOLS_CACHE ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "platform-tools");
 }

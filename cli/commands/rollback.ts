@@ -238,16 +238,16 @@ export async function runRollback(
   return { stack, correlationId: cid, commit: sha, revert, revisionBefore: remoteBefore, apps: results, pulumi, outcome, argocdSeconds, seconds, evidence };
 }
 
-/** scripts/secrets.sh check of the checkout (its own command until `platform secrets` replaces it). */
+/** `platform secrets check` of the checkout (its own command: the checkout's code and key list). */
 function secretsCheck(repo: string, stack: string, file: string): string | undefined {
   try {
-    fs.writeFileSync(file, execFileSync("bash", [path.join(repo, "scripts/secrets.sh"), "check", stack], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 }));
+    fs.writeFileSync(file, execFileSync(process.execPath, [path.join(repo, "cli/platform.js"), "secrets", "check", stack], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 }));
     return undefined;
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string };
     const out = `${err.stdout ?? ""}${err.stderr ?? String(e)}`;
     fs.writeFileSync(file, out);
-    return (out.split("\n").find((l) => /error/.test(l)) ?? out.trim().split("\n").pop() ?? "").replace(/^error: /, "");
+    return (out.split("\n").find((l) => /error/.test(l)) ?? out.trim().split("\n").pop() ?? "").replace(/^(platform secrets: )?error: /, "");
   }
 }
 

@@ -1,7 +1,7 @@
-// The secrets command (scripts/secrets.sh), run for real with the pinned sops and age:
+// The secrets command (`platform secrets`, cli/commands/secrets.ts), run for real with the pinned sops and age:
 //  - the lab stack on a throwaway lab directory (PLATFORM_LAB_DIR; the operator's .lab/ is never
 //    read): init, rotate, recipients, check, and every bad input leaving the file byte-identical;
-//  - the prod stack on a throwaway copy of the repository's scripts and stack files (the real
+//  - the prod stack on a throwaway copy of the repository's code and stack files (the real
 //    .sops.yaml holds a placeholder recipient): .sops.yaml's creation rule is the recipient list.
 // Decrypted values stay in this process: assertions compare key names and booleans, so that a
 // failing test prints no value. Keys are generated at run time; none is committed.
@@ -48,14 +48,15 @@ interface Result {
   output: string;
 }
 
-function command(script: string, args: string[], env: NodeJS.ProcessEnv, name: string): Result {
-  const r = run("bash", [script, ...args], { env, timeoutMs: 3 * 60 * 1000 });
+/** `platform secrets ARGS` of the checkout `root` (its cli/platform.js, as an operator runs it). */
+function command(root: string, args: string[], env: NodeJS.ProcessEnv, name: string): Result {
+  const r = run(path.join(root, "cli/platform.js"), ["secrets", ...args], { cwd: root, env, timeoutMs: 3 * 60 * 1000 });
   const res = { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "", output: `${r.stdout ?? ""}${r.stderr ?? ""}` };
   expect(leaked(res.output)).toEqual([]);
   evidenceN += 1;
   // A private key passed on purpose (bad-input case) is not written into the evidence either.
   const shown = args.map((a) => (a.startsWith("AGE-SECRET-KEY-") ? "<an age private key>" : a)).join(" ");
-  saveEvidence(criterion, `${String(evidenceN).padStart(2, "0")}-${name}.txt`, `$ scripts/secrets.sh ${shown}\nexit ${res.status}\n${res.output}`);
+  saveEvidence(criterion, `${String(evidenceN).padStart(2, "0")}-${name}.txt`, `$ platform secrets ${shown}\nexit ${res.status}\n${res.output}`);
   return res;
 }
 
@@ -111,15 +112,14 @@ beforeAll(() => {
   expect(sopsDir).not.toBe("");
 });
 
-describe("scripts/secrets.sh on the lab stack (throwaway PLATFORM_LAB_DIR)", () => {
-  const script = path.join(repoRoot, "scripts/secrets.sh");
+describe("platform secrets on the lab stack (throwaway PLATFORM_LAB_DIR)", () => {
   let labDir = "";
   let keysDir = "";
   let secretsFile = "";
   let labKey = "";
   let required: string[] = [];
   const env = (extra: Record<string, string> = {}) => baseEnv({ PLATFORM_LAB_DIR: labDir, ...extra });
-  const secrets = (args: string[], name: string, extra: Record<string, string> = {}) => command(script, args, env(extra), name);
+  const secrets = (args: string[], name: string, extra: Record<string, string> = {}) => command(repoRoot, args, env(extra), name);
 
   beforeAll(() => {
     labDir = tmp("secrets-lab-");
@@ -145,7 +145,7 @@ describe("scripts/secrets.sh on the lab stack (throwaway PLATFORM_LAB_DIR)", () 
   it("check: fails naming the missing file (before init), and creates nothing", () => {
     const r = secrets(["check", "lab"], "check-missing-file");
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/error: missing file: .*secrets\.sops\.yaml does not exist \(create it: scripts\/secrets\.sh init lab\)/);
+    expect(r.stderr).toMatch(/error: missing file: .*secrets\.sops\.yaml does not exist \(create it: platform secrets init lab\)/);
     expect(fs.existsSync(secretsFile)).toBe(false);
   });
 
@@ -233,7 +233,7 @@ describe("scripts/secrets.sh on the lab stack (throwaway PLATFORM_LAB_DIR)", () 
     fs.copyFileSync(secretsFile, oldVersion);
     const rm = secrets(["remove-recipient", "lab", second.pub], "remove-recipient");
     expect(rm.status).toBe(0);
-    expect(rm.stdout).toContain("rotate them too: scripts/secrets.sh rotate lab --all");
+    expect(rm.stdout).toContain("rotate them too: platform secrets rotate lab --all");
     expect(decrypt(secretsFile, second.file)).toBeNull();
     // The lab key still reads the same values; the removed key only reads the copy it had before.
     expect(changedKeys(values, decrypt(secretsFile, labKey)!)).toEqual([]);
@@ -321,7 +321,7 @@ describe("scripts/secrets.sh on the lab stack (throwaway PLATFORM_LAB_DIR)", () 
         () => {
           const r = secrets(["check", "lab"], "check-missing-key");
           expect(r.status).toBe(1);
-          expect(r.stderr).toMatch(/error: missing required key\(s\) in .*: secret_k3s_token \(add them with fresh values: scripts\/secrets\.sh rotate lab secret_k3s_token\)/);
+          expect(r.stderr).toMatch(/error: missing required key\(s\) in .*: secret_k3s_token \(add them with fresh values: platform secrets rotate lab secret_k3s_token\)/);
         },
       ));
     it("a value deleted by hand (MAC mismatch)", () =>
@@ -371,7 +371,84 @@ describe("scripts/secrets.sh on the lab stack (throwaway PLATFORM_LAB_DIR)", () 
   });
 });
 
-describe("scripts/secrets.sh on a prod-like stack (throwaway copy: .sops.yaml is the recipient list)", () => {
+describe("platform secrets: the command line, --json, and the lab's own script", () => {
+  let labDir = "";
+  const env = (extra: Record<string, string> = {}) => baseEnv({ PLATFORM_LAB_DIR: labDir, ...extra });
+  const secrets = (args: string[], name: string, extra: Record<string, string> = {}) => command(repoRoot, args, env(extra), `cli-${name}`);
+  const auditLines = () => (fs.existsSync(path.join(labDir, "audit.jsonl")) ? fs.readFileSync(path.join(labDir, "audit.jsonl"), "utf8").trim().split("\n").filter(Boolean) : []);
+  const mode = (f: string) => (fs.statSync(f).mode & 0o777).toString(8);
+  beforeAll(() => {
+    labDir = tmp("secrets-cli-lab-");
+  });
+
+  it.each(["init", "rotate", "recipients", "add-recipient", "remove-recipient", "check", "keys"])("%s --help: its usage, exit 0", (action) => {
+    const r = secrets([action, "--help"], `help-${action}`);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^usage: platform secrets ${action} `));
+  });
+
+  it("usage errors exit 2 naming the action, flag or argument, and leave no audit record", () => {
+    const before = auditLines().length;
+    const cases: [string[], string][] = [
+      [["frobnicate", "lab"], "unknown action 'frobnicate'"],
+      [["check", "lab", "--force"], "unknown flag '--force'"],
+      [["rotate", "lab", "--all", "secret_k3s_token"], "either KEY... or --all"],
+      [["rotate", "lab"], "needs KEY... or --all"],
+      [["init", "lab", "extra"], "unexpected argument 'extra'"],
+      [["add-recipient", "lab"], "needs STACK AGE_PUBKEY"],
+      [[], "which action?"],
+    ];
+    for (const [args, says] of cases) {
+      const r = secrets(args, `usage-${args.join("-") || "none"}`);
+      expect({ args, status: r.status }).toEqual({ args, status: 2 });
+      expect(r.stderr).toContain(says);
+    }
+    expect(auditLines().length).toBe(before);
+  });
+
+  it("scripts/lab/secrets.sh (lab up) creates the lab's key and file once, then keeps and checks them", () => {
+    const script = path.join(repoRoot, "scripts/lab/secrets.sh");
+    const first = run("bash", [script], { env: env({ SOPS_AGE_KEY_FILE: "/nonexistent/operator.key" }) });
+    expect(leaked(`${first.stdout}${first.stderr}`)).toEqual([]);
+    expect(first.status).toBe(0);
+    const file = path.join(labDir, "secrets.sops.yaml");
+    const values = decrypt(file, path.join(labDir, "age.key"))!;
+    expect(Object.keys(values).sort()).toEqual(["secret_k3s_token", "secret_postgresql_app_password", "secret_wireguard_server_private_key"]);
+    expect(mode(file)).toBe("600");
+    expect(mode(path.join(labDir, "age.key"))).toBe("600");
+    expect(mode(path.join(labDir, "audit.jsonl"))).toBe("600");
+    expect(mode(path.join(labDir, "wireguard-server.pub"))).toBe("644");
+    const hash = sha256(file);
+    const again = run("bash", [script], { env: env() });
+    expect(again.status).toBe(0);
+    expect(again.stderr).toContain("kept");
+    expect(sha256(file)).toBe(hash);
+    const records = auditLines().map((l) => JSON.parse(l) as Record<string, string>);
+    expect(records.map((r) => [r.action, r.outcome])).toEqual([
+      ["secrets-init", "succeeded"],
+      ["secrets-init", "unchanged"],
+    ]);
+    saveEvidence(criterion, "lab-secrets-script.txt", `$ bash scripts/lab/secrets.sh\nexit ${first.status}\n${first.stdout}${first.stderr}\n$ bash scripts/lab/secrets.sh\nexit ${again.status}\n${again.stdout}${again.stderr}`);
+  });
+
+  it("--json on keys, check and recipients: one JSON document on stdout", () => {
+    const keys = JSON.parse(secrets(["keys", "--json"], "json-keys").stdout) as Array<{ key: string; domains: string[] }>;
+    expect(keys.map((k) => k.key)).toEqual(["secret_postgresql_app_password", "secret_wireguard_server_private_key", "secret_k3s_token"]);
+    expect(keys.map((k) => k.domains)).toEqual([["postgresql"], ["vpn"], ["k3s"]]);
+    const check = secrets(["check", "lab", "--json"], "json-check");
+    expect(check.status).toBe(0);
+    expect(JSON.parse(check.stdout)).toMatchObject({ ok: true, requiredKeys: keys.map((k) => k.key) });
+    const list = secrets(["recipients", "lab", "--json"], "json-recipients");
+    expect(list.status).toBe(0);
+    const labPub = run("age-keygen", ["-y", path.join(labDir, "age.key")]).stdout.trim();
+    expect(JSON.parse(list.stdout)).toMatchObject({ recipients: [{ recipient: labPub, thisKey: true }] });
+    const bad = secrets(["check", "lab", "--json"], "json-check-wrong-key", { SOPS_AGE_KEY_FILE: "/nonexistent/age.key" });
+    expect(bad.status).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, error: expect.stringContaining("missing age key") });
+  });
+});
+
+describe("platform secrets on a prod-like stack (throwaway copy: .sops.yaml is the recipient list)", () => {
   let root = "";
   let home = "";
   let operator: { file: string; pub: string };
@@ -380,15 +457,17 @@ describe("scripts/secrets.sh on a prod-like stack (throwaway copy: .sops.yaml is
   const env = (extra: Record<string, string> = {}) =>
     baseEnv({ HOME: home, SOPS: path.join(sopsDir, "sops"), PLATFORM_AUDIT_LOG: path.join(home, "audit-prod.jsonl"), ...extra });
   const secrets = (args: string[], name: string, extra: Record<string, string> = {}) =>
-    command(path.join(root, "scripts/secrets.sh"), args, env(extra), `prod-${name}`);
+    command(root, args, env(extra), `prod-${name}`);
   const rule = () => /^\s+age:\s*(.*)$/m.exec(fs.readFileSync(path.join(root, ".sops.yaml"), "utf8"))![1];
 
   beforeAll(() => {
     root = tmp("secrets-prod-root-");
     home = tmp("secrets-prod-home-");
-    // What the command reads: its scripts, the stacks, the domain map, the pinned versions, .sops.yaml.
-    fs.cpSync(path.join(repoRoot, "scripts"), path.join(root, "scripts"), { recursive: true });
-    for (const f of ["Pulumi.prod.yaml", "Pulumi.lab.yaml", "toolchain/versions.env", "lib/domains.ts", ".sops.yaml"]) {
+    // What the command reads: its code (cli/, lib/, the toolchain scripts; node_modules linked), the
+    // stacks, the pinned versions, .sops.yaml.
+    for (const d of ["cli", "lib", "scripts"]) fs.cpSync(path.join(repoRoot, d), path.join(root, d), { recursive: true });
+    fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(root, "node_modules"));
+    for (const f of ["Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.lab.yaml", "toolchain/versions.env", ".sops.yaml", "package.json", "tsconfig.json"]) {
       fs.mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
       fs.copyFileSync(path.join(repoRoot, f), path.join(root, f));
     }
@@ -420,9 +499,12 @@ describe("scripts/secrets.sh on a prod-like stack (throwaway copy: .sops.yaml is
     expect(values).not.toBeNull();
     expect(secrets(["check", "prod"], "check-ok").status).toBe(0);
 
+    const cfgBefore = fs.readFileSync(cfg, "utf8");
     const add = secrets(["add-recipient", "prod", second.pub], "add-recipient");
     expect(add.status).toBe(0);
     expect(rule().split(",").sort()).toEqual([operator.pub, second.pub].sort());
+    // Only the rule's age: value changed; every other byte of .sops.yaml (comments too) is as it was.
+    expect(fs.readFileSync(cfg, "utf8")).toBe(cfgBefore.replace(`age: ${operator.pub}`, `age: ${rule()}`));
     expect(changedKeys(values, decrypt(secretsFile, second.file)!)).toEqual([]);
     expect(secrets(["check", "prod"], "check-second", { SOPS_AGE_KEY_FILE: second.file }).status).toBe(0);
   });
