@@ -14,7 +14,10 @@ results="$PLATFORM_ROOT/evidence/tests"
 mkdir -p "$results"
 rm -f "$results"/jest-*.json
 failures=0
-step() { log "== $1"; }
+# Each step's wall time is printed when the next one starts, and all of them at the end.
+step_name="" step_start=$start step_times=()
+step_done() { [ -z "$step_name" ] || step_times+=("$(printf '%-28s %5ss' "$step_name" "$(( $(date +%s) - step_start ))")"); }
+step() { step_done; step_name="$1" step_start=$(date +%s); log "== $1"; }
 
 step "set-up"
 bash scripts/setup.sh
@@ -70,5 +73,7 @@ for path in glob.glob(f"{sys.argv[1]}/jest-*.json"):
     p += d["numPassedTests"]; f += d["numFailedTests"]; s += d["numPendingTests"]
 print(f"tests: {p} passed, {f} failed, {s} skipped")
 PY
+step_done; step_name=""
+log "step times:"; for t in "${step_times[@]}"; do log "  $t"; done
 log "test.sh finished in $(( $(date +%s) - start ))s with $failures failing step(s)"
 [ "$failures" -eq 0 ]
