@@ -20,10 +20,12 @@ t0=$(date +%s)
 if [ -d "$LAB_DIR" ]; then
   exec 8>"$LAB_DIR/run.lock"
   flock -w 300 8 || die "another up.sh/down.sh holds $LAB_DIR/run.lock"
-  lab_stop_container
-  # Host-side helpers of the lab cluster, by their PID files (no-ops when not running).
+  # Host-side helpers of the lab cluster first, by their PID files (no-ops when not running): the
+  # API relay's SSH connection otherwise stays open through the poweroff, and with it an sshd
+  # session on the VPS; poweroffs that had one left over hung until SIGKILL (docs/runbooks/lab.md).
   bash "$LAB_SCRIPTS/api-tunnel.sh" stop
   bash "$LAB_SCRIPTS/git-server.sh" stop
+  lab_stop_container
 fi
 
 # Network: every lab namespace (tests may have added some), stray host-side veths, bridge.
