@@ -34,7 +34,7 @@ for (const domain of config.domains) {
       secretsFile: config.secretsFile,
       ageKeyFile: config.ageKeyFile,
       evidenceDir: config.evidenceDir,
-      secretsHash: pulumi.secret(secrets.apply((s) => secretsHash(s, spec.secretPrefixes))),
+      secretsHash: pulumi.secret(secrets.apply((s) => secretsHash(s, spec.secrets.map((k) => k.key)))),
     },
     { dependsOn: previous ? [previous] : [] },
   );

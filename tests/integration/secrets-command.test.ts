@@ -128,7 +128,7 @@ describe("platform secrets on the lab stack (throwaway PLATFORM_LAB_DIR)", () =>
     labKey = path.join(labDir, "age.key");
   });
 
-  it("keys: lists every required key with the domain lib/domains.ts maps it to", () => {
+  it("keys: lists every required key with the domain infra/ansible/domains.yml maps it to", () => {
     const r = secrets(["keys"], "keys");
     expect(r.status).toBe(0);
     const rows = r.stdout.trim().split("\n").map((l) => l.split("\t"));
@@ -136,7 +136,7 @@ describe("platform secrets on the lab stack (throwaway PLATFORM_LAB_DIR)", () =>
     expect(required).toEqual(expect.arrayContaining(["secret_postgresql_app_password", "secret_wireguard_server_private_key", "secret_k3s_token"]));
     for (const [key, domain] of rows) {
       const expected = Object.entries(DOMAINS)
-        .filter(([, spec]) => (spec.secretPrefixes as string[]).some((p) => key.startsWith(p)))
+        .filter(([, spec]) => spec.secrets.some((k) => k.key === key))
         .map(([d]) => d);
       expect({ key, domain }).toEqual({ key, domain: expected.join(" ") || "(no domain)" });
     }
@@ -191,7 +191,7 @@ describe("platform secrets on the lab stack (throwaway PLATFORM_LAB_DIR)", () =>
     // The program's own per-domain secrets hash (index.ts): only the k3s domain's changes, so
     // `pulumi preview` shows that one domain.
     const hashChanged = Object.entries(DOMAINS)
-      .filter(([, spec]) => secretsHash(before, spec.secretPrefixes as string[]) !== secretsHash(after, spec.secretPrefixes as string[]))
+      .filter(([, spec]) => secretsHash(before, spec.secrets.map((k) => k.key)) !== secretsHash(after, spec.secrets.map((k) => k.key)))
       .map(([d]) => d);
     expect(hashChanged).toEqual(["k3s"]);
   });
