@@ -181,7 +181,8 @@ function defaultArgoCdManifests(): string {
 }
 
 function readDomains(raw: string | undefined): Domain[] {
-  if (raw === undefined) return [...ALL_DOMAINS];
+  // Unset or [] (Pulumi.yaml's default, which names no domain so that domains.yml stays the one list): every domain.
+  if (raw === undefined || raw.trim() === "" || raw.trim() === "[]") return [...ALL_DOMAINS];
   let list: unknown;
   try {
     list = JSON.parse(raw);

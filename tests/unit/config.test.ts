@@ -56,6 +56,10 @@ describe("stack configuration", () => {
     expect(c.argocd.manifestsDir).toMatch(/argocd-\d+\.\d+\.\d+\/manifests$/);
   });
 
+  it("an empty domain list (Pulumi.yaml's default) means every domain of domains.yml", () => {
+    expect(read({ domains: "[]" }).domains).toEqual(ALL_DOMAINS);
+  });
+
   it("keeps the platform's converge order whatever order domains are listed in", () => {
     expect(read({ domains: '["postgresql","base"]' }).domains).toEqual(["base", "postgresql"]);
   });
