@@ -7,7 +7,7 @@ import { AnsibleDomain } from "./components/ansibleDomain";
 import { AppSecrets } from "./components/appSecrets";
 import { ArgoCd } from "./components/argocd";
 import { APP_SECRETS } from "./lib/appSecrets";
-import { readPlatformConfig } from "./lib/config";
+import { GITOPS_PATH, readPlatformConfig } from "./lib/config";
 import { DOMAINS } from "./lib/domains";
 import { readSecrets, secretsHash } from "./lib/secrets";
 import { pinnedVersion } from "./lib/versions";
@@ -34,7 +34,7 @@ for (const domain of config.domains) {
       secretsFile: config.secretsFile,
       ageKeyFile: config.ageKeyFile,
       evidenceDir: config.evidenceDir,
-      secretsHash: pulumi.secret(secrets.apply((s) => secretsHash(s, spec.secretPrefixes))),
+      secretsHash: pulumi.secret(secrets.apply((s) => secretsHash(s, spec.secrets.map((k) => k.key)))),
     },
     { dependsOn: previous ? [previous] : [] },
   );
@@ -43,7 +43,7 @@ for (const domain of config.domains) {
 if (config.argocd.enabled) {
   const a = config.argocd;
   const provider = a.mode === "helm" ? new k8s.Provider("cluster", { kubeconfig: a.kubeconfigPath }) : undefined;
-  const common = { gitopsRepoUrl: a.gitopsRepoUrl!, gitopsRevision: a.gitopsRevision, gitopsAppsPath: `${a.gitopsPath}/apps` };
+  const common = { gitopsRepoUrl: a.gitopsRepoUrl!, gitopsRevision: a.gitopsRevision, gitopsAppsPath: `${GITOPS_PATH}/apps` };
   new ArgoCd(
     "argocd",
     a.mode === "helm"

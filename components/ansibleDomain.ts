@@ -1,4 +1,4 @@
-// One platform domain (base, ssh, firewall, vpn, postgresql, k3s): an Ansible run of its role,
+// One platform domain (one of infra/ansible/domains.yml): an Ansible run of its role,
 // tracked in the stack with a trigger that is a content hash of everything the run depends on.
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";

@@ -56,8 +56,14 @@ export interface ArgoCdConfig {
   manifestsDir: string;
   gitopsRepoUrl?: string;
   gitopsRevision: string;
-  gitopsPath: string;
 }
+
+/**
+ * The GitOps tree's directory in the repository. A constant, not a stack setting: each app's
+ * application.jsonnet names its manifests by this path (gitops/apps/<app>/manifests), so moving
+ * the tree is a commit to the tree, never a config change (tests/unit/config.test.ts ties them).
+ */
+export const GITOPS_PATH = "gitops";
 
 const HOSTNAME = /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 
@@ -114,6 +120,9 @@ export function readPlatformConfig(cfg: ConfigSource, root: string): PlatformCon
     throw new ConfigError("argocdMode", `must be 'helm' or 'manifests', got '${argocdMode}'`);
   }
   const argocdEnabled = bool("argocdEnabled", false);
+  if (cfg.get("gitopsPath") !== undefined) {
+    throw new ConfigError("gitopsPath", `is not a setting: the GitOps tree is ${GITOPS_PATH}/ (its apps name their manifests by that path); remove the key`);
+  }
 
   return {
     environment,
@@ -125,7 +134,7 @@ export function readPlatformConfig(cfg: ConfigSource, root: string): PlatformCon
     domains,
     secretsFile: existing("secretsFile", "file"),
     ageKeyFile: existing("ageKeyFile", "file"),
-    evidenceDir: path.resolve(root, str("evidenceDir", "evidence")),
+    evidenceDir: readEvidenceDir(cfg, root),
     argocd: {
       enabled: argocdEnabled,
       mode: argocdMode,
@@ -135,9 +144,25 @@ export function readPlatformConfig(cfg: ConfigSource, root: string): PlatformCon
       manifestsDir: expandPath(str("argocdManifestsDir", defaultArgoCdManifests()), root),
       gitopsRepoUrl: argocdEnabled ? str("gitopsRepoUrl") : cfg.get("gitopsRepoUrl"),
       gitopsRevision: str("gitopsRevision", "main"),
-      gitopsPath: str("gitopsPath", "gitops"),
     },
   };
+}
+
+/**
+ * Where a command writes its evidence (reports, work folders, Ansible records): the one rule every
+ * command follows. $PLATFORM_EVIDENCE_DIR when set (a test or CI job names its own), else the
+ * stack's platform:evidenceDir (`configured`, already resolved), else <root>/evidence.
+ */
+export function evidenceRoot(root: string, env: NodeJS.ProcessEnv = process.env, configured?: string | (() => string | undefined)): string {
+  if (env.PLATFORM_EVIDENCE_DIR) return path.resolve(root, env.PLATFORM_EVIDENCE_DIR);
+  // A function is only called when the environment does not decide (reading a stack takes time).
+  return (typeof configured === "function" ? configured() : configured) ?? path.join(root, "evidence");
+}
+
+/** platform:evidenceDir alone, resolved against `root` (no other key checked: commands that need only it). */
+export function readEvidenceDir(cfg: ConfigSource, root: string): string {
+  const v = cfg.get("evidenceDir");
+  return path.resolve(root, v === undefined || v.trim() === "" ? "evidence" : v.trim());
 }
 
 /** "~/" means the operator's home (keys and kubeconfigs live outside the repository); relative paths are relative to the project. */
@@ -156,7 +181,8 @@ function defaultArgoCdManifests(): string {
 }
 
 function readDomains(raw: string | undefined): Domain[] {
-  if (raw === undefined) return [...ALL_DOMAINS];
+  // Unset or [] (Pulumi.yaml's default, which names no domain so that domains.yml stays the one list): every domain.
+  if (raw === undefined || raw.trim() === "" || raw.trim() === "[]") return [...ALL_DOMAINS];
   let list: unknown;
   try {
     list = JSON.parse(raw);

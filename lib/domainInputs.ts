@@ -28,7 +28,8 @@ export function roleClosure(ansibleDir: string, role: string, seen = new Set<str
  * and the gate (cli/commands/gate.ts) explains a change from. Exactly what Ansible reads:
  *  - of each role in the closure, only the directories Ansible loads (ROLE_DIRS_READ): a role's
  *    README.md, docs/, molecule/ or tests/ are never read by a run and change nothing;
- *  - the playbook, ansible.cfg and the callback plugins it enables;
+ *  - the playbook, the files it loads beside it (PLAYBOOK_FILES: the domain list and the per-domain
+ *    tasks), ansible.cfg and the callback plugins it enables;
  *  - the inventory directory, minus the documentation extensions Ansible's inventory loader
  *    ignores (INVENTORY_IGNORED);
  *  - the entries of toolchain/versions.env the inventory looks up by name (the lab inventory reads
@@ -42,6 +43,8 @@ export interface DomainInputs {
 
 /** Role subdirectories that ansible-playbook loads; nothing else in a role is read by a run. */
 export const ROLE_DIRS_READ = ["tasks", "handlers", "defaults", "vars", "meta", "templates", "files", "library", "module_utils", "action_plugins", "filter_plugins", "lookup_plugins", "test_plugins"];
+/** Files beside the playbook that site.yml loads for every domain (vars_files, include_tasks). */
+export const PLAYBOOK_FILES = ["domains.yml", "converge-domain.yml"];
 /** Extensions Ansible's inventory loader skips (its default inventory_ignore_extensions; group_vars load only YAML/JSON). */
 const INVENTORY_IGNORED = /\.(md|txt|rst)$/;
 
@@ -62,7 +65,7 @@ export function isDomainInput(args: DomainInputArgs, rel: string): boolean {
     const roleRel = path.join(args.ansibleDir, role);
     if (under(roleRel) && ROLE_DIRS_READ.includes(rel.slice(roleRel.length + 1).split("/")[0]) && rel.slice(roleRel.length + 1).includes("/")) return true;
   }
-  if (rel === path.join(args.ansibleDir, args.playbook) || rel === path.join(args.ansibleDir, "ansible.cfg")) return true;
+  if ([args.playbook, "ansible.cfg", ...PLAYBOOK_FILES].some((f) => rel === path.join(args.ansibleDir, f))) return true;
   if (under(path.join(args.ansibleDir, "callback_plugins")) && rel.endsWith(".py")) return true;
   return under(inventoryRel) && !INVENTORY_IGNORED.test(rel);
 }
@@ -74,6 +77,7 @@ export function domainInputs(args: DomainInputArgs, versionsFile = path.join(rep
     ...roleClosure(ansibleAbs, args.domain).map((r) => path.join(args.ansibleDir, r)),
     path.join(args.ansibleDir, args.playbook),
     path.join(args.ansibleDir, "ansible.cfg"),
+    ...PLAYBOOK_FILES.map((f) => path.join(args.ansibleDir, f)),
     path.join(args.ansibleDir, "callback_plugins"),
     inventoryRel,
   ];

@@ -1,18 +1,12 @@
-// The platform's SOPS secrets, in one place: the keys every stack's secrets file must hold, how a
-// fresh value of each is made, and which domain consumes each (by key prefix: lib/domains.ts takes
-// its domains' secretPrefixes from here, and the program hashes per domain the values whose key
-// starts with one of them, so rotating one value re-runs exactly that domain).
-// Used by the program (lib/domains.ts) and by `platform secrets` (cli/commands/secrets.ts).
+// The platform's SOPS secrets: the keys every stack's secrets file must hold, which domain consumes
+// each, and how a fresh value of each is made. The keys, their domains and descriptions are
+// infra/ansible/domains.yml's (through lib/domains.ts; site.yml's preflight checks the same keys);
+// this module adds the generators, by the name domains.yml gives them. The program hashes per
+// domain the values of that domain's keys, so rotating one value re-runs exactly that domain.
+// Used by the program (index.ts) and by `platform secrets` (cli/commands/secrets.ts).
 // A generated value lives in memory only, on its way into sops: never in a file, never printed.
 import * as crypto from "crypto";
-import type { Domain } from "./domains";
-
-/** Per domain, the prefixes of the secret keys it consumes (a domain absent here consumes none). */
-export const SECRET_PREFIXES = {
-  vpn: ["secret_wireguard_"],
-  postgresql: ["secret_postgresql_"],
-  k3s: ["secret_k3s_"],
-} satisfies Partial<Record<Domain, string[]>>;
+import { Domain, DOMAIN_SPECS, DOMAINS_FILE } from "./domains";
 
 export interface SecretKeySpec {
   /** What the value is (runbook table, `platform secrets keys --json`). */
@@ -53,17 +47,32 @@ export function wireguardPublicKey(privateKey: string): string {
   return Buffer.from(String(jwk.x), "base64url").toString("base64");
 }
 
-/** The required keys, in the order files list them; each with its generator. */
-export const SECRET_KEYS = {
+/** The generators domains.yml may name: each makes a fresh value (at least 32 characters, nothing that needs quoting). */
+export const GENERATORS: Record<string, () => string> = {
   // Alphanumeric only, so the value needs no quoting anywhere (YAML, libpq, shell).
-  secret_postgresql_app_password: { what: "PostgreSQL password of the `app` login role (32 alphanumerics)", generate: () => randomString(32, ALNUM) },
-  secret_wireguard_server_private_key: { what: "the VPS's WireGuard private key (as `wg genkey` makes it)", generate: wireguardPrivateKey },
+  alphanumeric_32: () => randomString(32, ALNUM),
+  wireguard_private_key: wireguardPrivateKey,
   // K3s's "short" token format: any random string; hex keeps it quoting-free.
-  secret_k3s_token: { what: "K3s server token (64 hex digits)", generate: () => crypto.randomBytes(32).toString("hex") },
-} satisfies Record<string, SecretKeySpec>;
+  hex_64: () => crypto.randomBytes(32).toString("hex"),
+};
 
-export type SecretKey = keyof typeof SECRET_KEYS;
-export const REQUIRED_SECRET_KEYS = Object.keys(SECRET_KEYS) as SecretKey[];
+/** The required keys from the domain list, in the order files list them; throws naming a generator that does not exist. */
+export function secretKeysOf(domains: readonly { name: string; secrets: Array<{ key: string; what: string; generator: string }> }[]): Record<string, SecretKeySpec & { domain: Domain }> {
+  const out: Record<string, SecretKeySpec & { domain: Domain }> = {};
+  for (const d of domains) {
+    for (const s of d.secrets) {
+      const generate = Object.prototype.hasOwnProperty.call(GENERATORS, s.generator) ? GENERATORS[s.generator] : undefined;
+      if (!generate) throw new Error(`${DOMAINS_FILE}: ${s.key}.generator '${s.generator}' is not one of lib/secretKeys.ts's (${Object.keys(GENERATORS).join(", ")})`);
+      out[s.key] = { what: s.what, generate, domain: d.name };
+    }
+  }
+  return out;
+}
+
+export const SECRET_KEYS = secretKeysOf(DOMAIN_SPECS);
+
+export type SecretKey = string;
+export const REQUIRED_SECRET_KEYS: readonly SecretKey[] = Object.keys(SECRET_KEYS);
 
 export function isSecretKey(name: string): name is SecretKey {
   return Object.prototype.hasOwnProperty.call(SECRET_KEYS, name);
@@ -76,12 +85,7 @@ export function generateSecret(key: SecretKey): string {
   return v;
 }
 
-/** The domains whose prefixes claim `key` (empty: no domain consumes it, nothing re-runs). */
+/** The domains that consume `key` (empty: no domain does, nothing re-runs). */
 export function secretDomains(key: string): Domain[] {
-  return (Object.entries(SECRET_PREFIXES) as [Domain, string[]][]).filter(([, ps]) => ps.some((p) => key.startsWith(p))).map(([d]) => d);
-}
-
-/** The prefixes of `domain` (lib/domains.ts's secretPrefixes; a string here: lib/domains.ts derives Domain). */
-export function secretPrefixesOf(domain: string): string[] {
-  return Object.prototype.hasOwnProperty.call(SECRET_PREFIXES, domain) ? [...(SECRET_PREFIXES as Record<string, string[]>)[domain]] : [];
+  return DOMAIN_SPECS.filter((d) => d.secrets.some((s) => s.key === key)).map((d) => d.name);
 }

@@ -78,10 +78,10 @@ export async function readSecrets(secretsFile: string, ageKeyFile: string): Prom
   return out;
 }
 
-/** A hash of the secret values whose keys start with one of `prefixes` (stable key order). */
-export function secretsHash(secrets: Secrets, prefixes: string[]): string {
+/** A hash of the secret values of exactly these keys (a domain's, infra/ansible/domains.yml; stable key order). */
+export function secretsHash(secrets: Secrets, keys: readonly string[]): string {
   const picked = Object.keys(secrets)
-    .filter((k) => prefixes.some((p) => k.startsWith(p)))
+    .filter((k) => keys.includes(k))
     .sort()
     .map((k) => [k, secrets[k]]);
   return hashValues(picked);

@@ -10,7 +10,7 @@ import { auditLine, auditLogPath, AuditRecord, readAudit } from "../../lib/opera
 import { Application } from "../../lib/operator/argocd";
 import { errorLine } from "../../lib/operator/deps";
 import { gitTimed } from "../../lib/operator/gitops";
-import { stackCluster } from "../../lib/operator/stackCluster";
+import { stackCluster, stackEvidenceRoot } from "../../lib/operator/stackCluster";
 import { labDirOf, openStack, prepareStackEnv } from "../../lib/pulumiEnv";
 import { repoRoot } from "../../lib/versions";
 import { parseFlags, UsageError } from "../args";
@@ -165,7 +165,7 @@ export const audit: Command = {
       const src: TrailSources = {
         auditFile: auditLogPath(stack, root),
         gitDirs,
-        evidenceDir: process.env.PLATFORM_EVIDENCE_DIR ?? path.join(root, "evidence"),
+        evidenceDir: stackEvidenceRoot(stack, root),
         async history() {
           const se = prepareStackEnv(stack, root);
           try {

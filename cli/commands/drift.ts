@@ -9,7 +9,7 @@
 // Exit: 0 clean, 3 drifted, 1 broken (a layer could not be checked), 2 usage.
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError, PlatformConfig, readPlatformConfig } from "../../lib/config";
+import { ConfigError, evidenceRoot, PlatformConfig, readPlatformConfig } from "../../lib/config";
 import { clusterLayer } from "../../lib/drift/clusterLayer";
 import { gitRemote } from "../../lib/drift/gitRemote";
 import { checkPass, EvidenceRecord, hostFromRecords, readRecord } from "../../lib/drift/hostLayer";
@@ -151,7 +151,7 @@ export async function driftReport(opts: { stack: string; layers: LayerName[]; do
   const t0 = Date.now();
   progress(`drift report for ${stack} (${layers.join(",")}), correlation id ${cid}`);
 
-  let evidence = process.env.PLATFORM_EVIDENCE_DIR ?? path.join(root, "evidence");
+  let evidence = evidenceRoot(root);
   let result: DriftReport["layers"];
   let se: StackEnv | undefined;
   try {
@@ -159,7 +159,7 @@ export async function driftReport(opts: { stack: string; layers: LayerName[]; do
     se = prepareStackEnv(stack, root, process.env, { engine: layers.includes("pulumi") });
     const config = readPlatformConfig(configSourceFromFile(se.configFile), root);
     // platform:evidenceDir, unless the caller's environment names another place.
-    if (!process.env.PLATFORM_EVIDENCE_DIR) evidence = config.evidenceDir;
+    evidence = evidenceRoot(root, process.env, config.evidenceDir);
     result = await runDrift({ stack, layers, domains, cid, root, kubeconfig: opts.kubeconfig }, se, config, evidence);
   } catch (e) {
     result = allBroken(layers, e instanceof ConfigError ? `the stack config is invalid: ${e.message}` : oneLine(e));

@@ -9,7 +9,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { domainInputs, isDomainInput } from "../../lib/domainInputs";
-import { ConfigError, PlatformConfig, readPlatformConfig } from "../../lib/config";
+import { ConfigError, GITOPS_PATH, PlatformConfig, readPlatformConfig } from "../../lib/config";
 import { appReport, touchedApps, Tree } from "../../lib/gate/clusterLayer";
 import { previewChanges } from "../../lib/gate/pulumiLayer";
 import { GateReport, renderMarkdown, verdictOf } from "../../lib/gate/report";
@@ -17,6 +17,7 @@ import { hashChanged, whyDomain } from "../../lib/gate/why";
 import { changedFiles, filesAt, mergeBase, revParse, showAt } from "../../lib/git";
 import { kubeReader } from "../../lib/kube";
 import { keepingStackFile, openStack, prepareStackEnv, StackEnv } from "../../lib/pulumiEnv";
+import { stackEvidenceRoot } from "../../lib/operator/stackCluster";
 import { configSourceFromFile } from "../../lib/stackConfigFile";
 import { listFiles } from "../../lib/contentHash";
 import { parseVersions, repoRoot } from "../../lib/versions";
@@ -30,7 +31,7 @@ Prints Markdown (or, with --json, the JSON report) and writes gate.md and gate.j
 
   --stack STACK       the target stack (default: lab)
   --base REF          the branch the PR merges into (default: $PLATFORM_GATE_BASE, else origin/main, else main)
-  --out DIR           where gate.md and gate.json go (default: evidence/gate-<time>)
+  --out DIR           where gate.md and gate.json go (default: <evidence>/gate-<time>: $PLATFORM_EVIDENCE_DIR, else platform:evidenceDir)
   --json              print the JSON report instead of the Markdown
   --kubeconfig FILE   the cluster's kubeconfig (default: $PLATFORM_KUBECONFIG, else platform:kubeconfigPath)
 
@@ -95,7 +96,7 @@ export async function runGate(opts: { stack: string; base: string; kubeconfig?: 
     verdict: "broken",
     exitCode: 1,
     pulumi: { checked: false, changes: [], unchanged: 0 },
-    cluster: { checked: false, touchedApps: touchedApps(changed, "gitops"), apps: [] },
+    cluster: { checked: false, touchedApps: touchedApps(changed, GITOPS_PATH), apps: [] },
   };
   let se: StackEnv | undefined;
   try {
@@ -110,8 +111,7 @@ export async function runGate(opts: { stack: string; base: string; kubeconfig?: 
       else report.cluster.error = "not checked: the stack config is invalid";
       return finish(report);
     }
-    const gitops = config.argocd.gitopsPath;
-    report.cluster.touchedApps = touchedApps(changed, gitops);
+    const gitops = GITOPS_PATH;
     const pulumiLayer = (async () => {
       try {
         const s = await openStack(se!);
@@ -164,7 +164,7 @@ export const gate: Command = {
     process.stderr.write(`platform gate: ${stack}, this checkout against ${flags.base ?? defaultBase(root)} (a preview takes a minute)\n`);
     const report = await runGate({ stack, base: flags.base ?? defaultBase(root), kubeconfig: flags.kubeconfig, root });
     const markdown = renderMarkdown(report);
-    const out = flags.out ?? path.join(process.env.PLATFORM_EVIDENCE_DIR ?? path.join(root, "evidence"), `gate-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+    const out = flags.out ?? path.join(stackEvidenceRoot(stack, root), `gate-${new Date().toISOString().replace(/[:.]/g, "-")}`);
     fs.mkdirSync(out, { recursive: true });
     fs.writeFileSync(path.join(out, "gate.md"), markdown);
     fs.writeFileSync(path.join(out, "gate.json"), JSON.stringify(report, null, 2) + "\n");

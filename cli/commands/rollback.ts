@@ -12,7 +12,7 @@ import { correlationId } from "../../lib/operator/correlation";
 import { errorLine, OperatorDeps, OperatorFailure, realDeps, relToRoot, startAction } from "../../lib/operator/deps";
 import { affectedApps, gitTimed, touchesProgram } from "../../lib/operator/gitops";
 import { pulumiUp } from "../../lib/operator/pulumiUp";
-import { PlatformConfig } from "../../lib/config";
+import { GITOPS_PATH, PlatformConfig } from "../../lib/config";
 import { appSummary, requestSync, verifyApp, waitSynced } from "../../lib/operator/sync";
 import { labDirOf } from "../../lib/pulumiEnv";
 import { repoRoot } from "../../lib/versions";
@@ -120,7 +120,7 @@ export async function runRollback(
   }
   const subject = g(["log", "-1", "--format=%s", sha]).trim();
   const files = g(["show", "--name-only", "--format=", sha]).split("\n").filter(Boolean);
-  const apps = affectedApps(files, sc.config.argocd.gitopsPath);
+  const apps = affectedApps(files, GITOPS_PATH);
   const pulumiPart = touchesProgram(files) && o.pulumi;
   // The Pulumi part will need the stack's secrets: check them now, before anything is reverted.
   if (pulumiPart) {

@@ -8,6 +8,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import type { PlatformConfig } from "../config";
+import { endRun, runMarkerEnv } from "../runMarker";
 import { HostLayer, HostTask, oneLine } from "./report";
 
 /** The part of an evidence record the report reads. */
@@ -74,10 +75,11 @@ export async function checkPass(opts: { root: string; config: PlatformConfig; do
   const code = await new Promise<number | null>((resolve, reject) => {
     const p = spawn("ansible-playbook", args, {
       cwd: ansibleDir,
-      env: { ...process.env, PATH: opts.envPath, ANSIBLE_CONFIG: path.join(ansibleDir, "ansible.cfg"), ANSIBLE_FORCE_COLOR: "0", PLATFORM_EVIDENCE_DIR: dir, PLATFORM_CORRELATION_ID: cid, SOPS_AGE_KEY_FILE: config.ageKeyFile },
+      env: { ...process.env, PATH: opts.envPath, ANSIBLE_CONFIG: path.join(ansibleDir, "ansible.cfg"), ANSIBLE_FORCE_COLOR: "0", PLATFORM_EVIDENCE_DIR: dir, PLATFORM_CORRELATION_ID: cid, SOPS_AGE_KEY_FILE: config.ageKeyFile, ...runMarkerEnv(cid) },
       stdio: ["ignore", out, out],
     });
-    const timer = setTimeout(() => p.kill("SIGTERM"), opts.timeoutMs ?? 30 * 60 * 1000);
+    // Past the bound, every process of the run goes, Mitogen's controller (its own session) included.
+    const timer = setTimeout(() => void endRun(cid), opts.timeoutMs ?? 30 * 60 * 1000);
     p.on("error", (e) => {
       clearTimeout(timer);
       reject(new Error((e as NodeJS.ErrnoException).code === "ENOENT" ? "ansible-playbook is not on PATH (scripts/toolchain/ensure-ansible.sh)" : oneLine(e)));

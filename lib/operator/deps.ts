@@ -3,7 +3,7 @@
 // the progress lines. `realDeps` is the command line's.
 import * as fs from "fs";
 import * as path from "path";
-import { PlatformConfig } from "../config";
+import { evidenceRoot, PlatformConfig } from "../config";
 import { appendAudit, AuditRecord } from "./audit";
 import { GitSource, gitSource } from "./gitops";
 import { stackCluster, StackCluster, stackConfig } from "./stackCluster";
@@ -37,7 +37,7 @@ export function realDeps(command: string, root: string, env: NodeJS.ProcessEnv =
 
 /** The evidence folder of one action: $PLATFORM_EVIDENCE_DIR, else platform:evidenceDir (default evidence/). */
 export function evidenceFolder(deps: Pick<OperatorDeps, "root" | "env">, name: string, evidenceDir?: string): string {
-  const dir = path.join(deps.env.PLATFORM_EVIDENCE_DIR ?? evidenceDir ?? path.join(deps.root, "evidence"), name);
+  const dir = path.join(evidenceRoot(deps.root, deps.env, evidenceDir), name);
   fs.mkdirSync(dir, { recursive: true });
   return dir;
 }

@@ -5,6 +5,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { GITOPS_PATH } from "../config";
 import { git, showAt } from "../git";
 import { Tree } from "../gate/clusterLayer";
 
@@ -67,7 +68,7 @@ export function gitSource(): GitSource & { cleanup(): void } {
 }
 
 /** The apps a commit's files touch: <gitopsPath>/apps/<app>/..., and `root` when an Application definition changed. */
-export function affectedApps(files: string[], gitopsPath = "gitops"): string[] {
+export function affectedApps(files: string[], gitopsPath = GITOPS_PATH): string[] {
   const prefix = gitopsPath.replace(/\/$/, "").split("/");
   const names = new Set<string>();
   for (const f of files) {

@@ -4,7 +4,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { PlatformConfig, readPlatformConfig } from "../config";
+import { evidenceRoot, PlatformConfig, readEvidenceDir, readPlatformConfig } from "../config";
 import { prepareStackEnv } from "../pulumiEnv";
 import { configSourceFromFile } from "../stackConfigFile";
 import { argoCluster, ArgoCluster } from "./argocd";
@@ -23,6 +23,22 @@ export function stackConfig(stack: string, root: string, env: NodeJS.ProcessEnv 
   } finally {
     se.cleanup();
   }
+}
+
+/** The stack's evidence root (lib/config.ts evidenceRoot), reading only platform:evidenceDir; <root>/evidence when the stack cannot be read. */
+export function stackEvidenceRoot(stack: string, root: string, env: NodeJS.ProcessEnv = process.env): string {
+  return evidenceRoot(root, env, () => {
+    try {
+      const se = prepareStackEnv(stack, root, env, { tools: false });
+      try {
+        return readEvidenceDir(configSourceFromFile(se.configFile), root);
+      } finally {
+        se.cleanup();
+      }
+    } catch {
+      return undefined;
+    }
+  });
 }
 
 export async function stackCluster(stack: string, root: string, env: NodeJS.ProcessEnv = process.env, config?: PlatformConfig): Promise<StackCluster> {

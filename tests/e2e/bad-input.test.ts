@@ -12,6 +12,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { ALL_DOMAINS } from "../../lib/domains";
 import { saveEvidence } from "../support/evidence";
 import { ensureHostConverged, ensureStackInSync, fingerprintDiff, hostFingerprint, labAnsible, pulumiLab, StackState, stackState } from "../support/faults";
 import { labDir, labEnv, recap, vpsAddress } from "../support/lab";
@@ -91,7 +92,7 @@ const CASES: Case[] = [
     run: () => preview(configVariant("wrong-address", { hostAddress: "203.0.113.10", hostAddressOverridesInventory: '"false"' })),
     says: configError("hostAddress", "'203.0.113.10' differs from the inventory's ansible_host"),
   },
-  { what: "an unknown domain in platform:domains", area: "config", run: () => preview(configVariant("unknown-domain", { domains: "[base, dns]" })), says: configError("domains", "unknown domain 'dns' (known: base, ssh, firewall, vpn, postgresql, k3s)") },
+  { what: "an unknown domain in platform:domains", area: "config", run: () => preview(configVariant("unknown-domain", { domains: "[base, dns]" })), says: configError("domains", `unknown domain 'dns' (known: ${ALL_DOMAINS.join(", ")})`) },
   { what: "a domain listed twice", area: "config", run: () => preview(configVariant("twice", { domains: "[base, ssh, base]" })), says: configError("domains", "domain 'base' is listed twice") },
   { what: "a missing SSH key", area: "config", run: () => preview(configVariant("no-ssh-key", { sshPrivateKeyPath: path.join(work, "no-such-key") })), says: configError("sshPrivateKeyPath", "file not found:") },
   { what: "an unknown Argo CD mode", area: "config", run: () => preview(configVariant("argocd-mode", { argocdMode: "kustomize" })), says: configError("argocdMode", "must be 'helm' or 'manifests', got 'kustomize'") },
@@ -152,9 +153,9 @@ const CASES: Case[] = [
     says: ["MAC mismatch"],
   },
   // --- tags ----------------------------------------------------------------------------------------
-  { what: "an unknown Ansible tag", area: "tags", run: () => playbook(["--tags", "postgresq"]), says: ["unknown tag postgresq; known domains: base, ssh, firewall, vpn, postgresql, k3s"] },
+  { what: "an unknown Ansible tag", area: "tags", run: () => playbook(["--tags", "postgresq"]), says: [`unknown tag postgresq; known domains: ${ALL_DOMAINS.join(", ")}`] },
   { what: "an unknown tag to skip", area: "tags", run: () => playbook(["--skip-tags", "k3", "--tags", "base"]), says: ["unknown tag k3; known domains"] },
-  { what: "an unknown domain for platform drift", area: "tags", run: () => platform(["drift", "lab", "--layers", "host", "--domains", "dns"]), says: ["unknown domain 'dns' (known: base ssh firewall vpn postgresql k3s)"] },
+  { what: "an unknown domain for platform drift", area: "tags", run: () => platform(["drift", "lab", "--layers", "host", "--domains", "dns"]), says: [`unknown domain 'dns' (known: ${ALL_DOMAINS.join(" ")})`] },
   // --- commands ------------------------------------------------------------------------------------
   { what: "an unknown stack for scripts/pulumi.sh", area: "command", run: () => script(["scripts/pulumi.sh", "labb", "preview"]), says: ["unknown stack 'labb'", "(stacks: lab, prod)"] },
   { what: "an unknown stack for platform drift", area: "command", run: () => platform(["drift", "labb", "--layers", "host"]), says: ["unknown stack 'labb'"] },

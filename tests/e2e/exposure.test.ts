@@ -67,7 +67,7 @@ function firewallPolicy(): FirewallPolicy {
     vpnOnlyTcp: ports("firewall_vpn_only_tcp_ports"),
     sshPublic: Boolean(get("firewall_ssh_public")),
     sshPort: Number(get("firewall_ssh_port")),
-    vpnSubnet: String(get("firewall_vpn_subnet")),
+    vpnSubnet: String(get("platform_vpn_subnet")),
     sources: files.map((f) => path.relative(repoRoot, f)),
   };
 }
@@ -76,7 +76,9 @@ const publicTcpSet = [...new Set([...policy.publicTcp, ...(policy.sshPublic ? [p
 const vpnOnlyTcpSet = [...new Set([...policy.vpnOnlyTcp, ...(policy.sshPublic ? [] : [policy.sshPort])])].sort((a, b) => a - b);
 const probedTcp = [...new Set([...ALWAYS_PROBED_TCP, ...publicTcpSet, ...vpnOnlyTcpSet])].sort((a, b) => a - b);
 const vpnRole = parseYaml(fs.readFileSync(path.join(repoRoot, "infra/ansible/roles/vpn/defaults/main.yml"), "utf8")) as Record<string, unknown>;
-const vpnServerAddr = String(vpnRole.vpn_address).split("/")[0]; // 10.214.0.1
+// The inventory's VPN addressing (the one place; the vpn role's vpn_address derives from it).
+const labVars = parseYaml(fs.readFileSync(path.join(repoRoot, "infra/ansible/inventories/lab/group_vars/all/main.yml"), "utf8")) as Record<string, unknown>;
+const vpnServerAddr = String(labVars.platform_vpn_server_ip); // 10.214.0.1
 const vpnListenPort = Number(vpnRole.vpn_listen_port); // 51820
 const PEER_VPN_ADDR = vpnServerAddr.replace(/\.\d+$/, ".2"); // 10.214.0.2
 

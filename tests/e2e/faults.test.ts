@@ -10,6 +10,8 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { ALL_DOMAINS } from "../../lib/domains";
+import { endRun, MarkedProcess, processesOfRun, runMarkerEnv } from "../../lib/runMarker";
 import { evidenceDir, saveEvidence } from "../support/evidence";
 import { ansibleToolsPath, ensureHostConverged, ensureStackInSync, FINGERPRINT_UNITS, labAnsible, pulumiLab, stackLocks, stackState, until } from "../support/faults";
 import { operatorCheckout } from "../support/gitops";
@@ -75,8 +77,10 @@ describe("faults: a converge killed midway", () => {
     );
     expect({ status: drift.status, err: drift.stderr }).toMatchObject({ status: 0 });
 
-    // The converge, in its own process group so that SIGKILL takes ansible-playbook and its workers at once.
+    // The converge, in its own process group so that SIGKILL takes ansible-playbook and its workers at once,
+    // and marked (lib/runMarker.ts) so that what escapes the group (Mitogen's controller: ADR 0013) is found too.
     const dir = evidenceDir(criterion);
+    const runId = `test-${criterion}-${Date.now()}`;
     const child = spawn("ansible-playbook", ["-i", "inventories/lab/hosts.yml", "site.yml", "-e", `ansible_host=${vpsAddress}`], {
       cwd: path.join(repoRoot, "infra/ansible"),
       env: {
@@ -85,7 +89,8 @@ describe("faults: a converge killed midway", () => {
         ANSIBLE_CONFIG: path.join(repoRoot, "infra/ansible/ansible.cfg"),
         ANSIBLE_FORCE_COLOR: "0",
         PLATFORM_EVIDENCE_DIR: dir,
-        PLATFORM_CORRELATION_ID: `test-${criterion}-${Date.now()}`,
+        PLATFORM_CORRELATION_ID: runId,
+        ...runMarkerEnv(runId),
       },
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
@@ -95,6 +100,8 @@ describe("faults: a converge killed midway", () => {
     child.stderr.on("data", (d) => (output += d));
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     const closed = new Promise<void>((resolve) => child.on("close", (code, signal) => ((exit = { code, signal }), resolve())));
+    let escaped: MarkedProcess[] = [];
+    let cleanup: { ended: MarkedProcess[]; left: MarkedProcess[] } = { ended: [], left: [] };
     let killedAt = "";
     let onVpsAtKill = "";
     try {
@@ -121,13 +128,21 @@ describe("faults: a converge killed midway", () => {
         }
         await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000))]);
       }
+      // What the group kill left on this machine (by the run's marker, whatever its group or
+      // session), ended by PID, whether the test got this far or not.
+      escaped = processesOfRun(runId);
+      cleanup = await endRun(runId);
     }
+    // Nothing of the run may be left.
+    saveEvidence(criterion, "local-leftovers.json", { runId, afterGroupKill: escaped, ended: cleanup.ended, left: cleanup.left });
+    expect(cleanup.left).toEqual([]);
+    expect(processesOfRun(runId)).toEqual([]);
     // What the kill left on the VPS: a module process may still finish its work there (bounded wait).
     const leftover = await until(() => remoteWorkers() === 0, "the killed run's remote processes to end", 180_000, 1000).catch((e: Error) => e.message);
     const afterKill = aptState();
     saveEvidence(criterion, "killed-run.txt", `killed at: ${killedAt}\nrunning on the VPS at the kill:\n${onVpsAtKill}\nexit: ${JSON.stringify(exit)}\nleftover wait: ${leftover}\napt state after the kill: ${afterKill.raw}\n\n${output}`);
     expect(exit?.signal).toBe("SIGKILL");
-    expect(killedAt).toMatch(/^TASK \[(base|ssh|firewall|vpn|postgresql|k3s) : /);
+    expect(killedAt).toMatch(new RegExp(`^TASK \\[(${ALL_DOMAINS.join("|")}) : `));
     // The kill hit apt at work: dpkg was running on the VPS at that moment (not before or after it).
     expect(onVpsAtKill).toMatch(/^\d+ \S*dpkg /m);
     expect(output).not.toMatch(/PLAY RECAP/);

@@ -13,6 +13,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import { saveEvidence } from "../support/evidence";
 import { labDir } from "../support/lab";
 import { repoRoot, run, runAsync, toolchainPath } from "../support/tools";
@@ -159,7 +160,8 @@ describe("no secret in clear: Pulumi state and outputs, evidence, logs", () => {
     const state = JSON.parse(exp.stdout) as { deployment: { resources?: unknown[] } };
     const resources = state.deployment.resources ?? [];
     // The secrets are in the state, as ciphertext: Pulumi's secret envelope, encrypted with the lab's passphrase.
-    const secretEnvelopes = (exp.stdout.match(/"4dabf18193072939515e22adb298388d":\s*"1b47061264138c4ac30d75fd1eb44270"/g) ?? []).length;
+    const envelope = new RegExp(`"${pulumi.runtime.specialSigKey}":\\s*"${pulumi.runtime.specialSecretSig}"`, "g");
+    const secretEnvelopes = (exp.stdout.match(envelope) ?? []).length;
     const files = searchFiles(walk(path.join(labDir, "pulumi-state")), needles);
     summary.state = { resources: resources.length, secretEnvelopes, files: files.files, bytes: files.bytes, findings: files.findings };
     expect(resources.length).toBeGreaterThan(1);

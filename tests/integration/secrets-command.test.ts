@@ -9,7 +9,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { DOMAINS } from "../../lib/domains";
+import { ALL_DOMAINS, DOMAINS } from "../../lib/domains";
 import { secretsHash } from "../../lib/secrets";
 import { evidenceDir, saveEvidence } from "../support/evidence";
 import { repoRoot, run } from "../support/tools";
@@ -128,7 +128,7 @@ describe("platform secrets on the lab stack (throwaway PLATFORM_LAB_DIR)", () =>
     labKey = path.join(labDir, "age.key");
   });
 
-  it("keys: lists every required key with the domain lib/domains.ts maps it to", () => {
+  it("keys: lists every required key with the domain infra/ansible/domains.yml maps it to", () => {
     const r = secrets(["keys"], "keys");
     expect(r.status).toBe(0);
     const rows = r.stdout.trim().split("\n").map((l) => l.split("\t"));
@@ -136,7 +136,7 @@ describe("platform secrets on the lab stack (throwaway PLATFORM_LAB_DIR)", () =>
     expect(required).toEqual(expect.arrayContaining(["secret_postgresql_app_password", "secret_wireguard_server_private_key", "secret_k3s_token"]));
     for (const [key, domain] of rows) {
       const expected = Object.entries(DOMAINS)
-        .filter(([, spec]) => (spec.secretPrefixes as string[]).some((p) => key.startsWith(p)))
+        .filter(([, spec]) => spec.secrets.some((k) => k.key === key))
         .map(([d]) => d);
       expect({ key, domain }).toEqual({ key, domain: expected.join(" ") || "(no domain)" });
     }
@@ -191,7 +191,7 @@ describe("platform secrets on the lab stack (throwaway PLATFORM_LAB_DIR)", () =>
     // The program's own per-domain secrets hash (index.ts): only the k3s domain's changes, so
     // `pulumi preview` shows that one domain.
     const hashChanged = Object.entries(DOMAINS)
-      .filter(([, spec]) => secretsHash(before, spec.secretPrefixes as string[]) !== secretsHash(after, spec.secretPrefixes as string[]))
+      .filter(([, spec]) => secretsHash(before, spec.secrets.map((k) => k.key)) !== secretsHash(after, spec.secrets.map((k) => k.key)))
       .map(([d]) => d);
     expect(hashChanged).toEqual(["k3s"]);
   });
@@ -204,7 +204,8 @@ describe("platform secrets on the lab stack (throwaway PLATFORM_LAB_DIR)", () =>
     const after = decrypt(secretsFile, labKey)!;
     expect(changedKeys(before, after)).toEqual([...required].sort());
     for (const k of required) expect(r.stdout).toContain(`rotated ${k}:`);
-    expect(r.stdout).toMatch(/expect: postgresql vpn k3s/);
+    // Every domain that consumes a key, in the converge order (infra/ansible/domains.yml).
+    expect(r.stdout).toContain(`expect: ${ALL_DOMAINS.filter((d) => DOMAINS[d].secrets.length).join(" ")}`);
     if (run("wg", ["--version"]).status === 0) {
       expect(fs.readFileSync(path.join(labDir, "wireguard-server.pub"), "utf8") === pubBefore).toBe(false);
     }
@@ -433,8 +434,9 @@ describe("platform secrets: the command line, --json, and the lab's own script",
 
   it("--json on keys, check and recipients: one JSON document on stdout", () => {
     const keys = JSON.parse(secrets(["keys", "--json"], "json-keys").stdout) as Array<{ key: string; domains: string[] }>;
-    expect(keys.map((k) => k.key)).toEqual(["secret_postgresql_app_password", "secret_wireguard_server_private_key", "secret_k3s_token"]);
-    expect(keys.map((k) => k.domains)).toEqual([["postgresql"], ["vpn"], ["k3s"]]);
+    // domains.yml's keys, in its order, each with the domain listing it.
+    expect(keys.map((k) => k.key)).toEqual(["secret_wireguard_server_private_key", "secret_postgresql_app_password", "secret_k3s_token"]);
+    expect(keys.map((k) => k.domains)).toEqual([["vpn"], ["postgresql"], ["k3s"]]);
     const check = secrets(["check", "lab", "--json"], "json-check");
     expect(check.status).toBe(0);
     expect(JSON.parse(check.stdout)).toMatchObject({ ok: true, requiredKeys: keys.map((k) => k.key) });
@@ -464,10 +466,10 @@ describe("platform secrets on a prod-like stack (throwaway copy: .sops.yaml is t
     root = tmp("secrets-prod-root-");
     home = tmp("secrets-prod-home-");
     // What the command reads: its code (cli/, lib/, the toolchain scripts; node_modules linked), the
-    // stacks, the pinned versions, .sops.yaml.
+    // stacks, the pinned versions, the domain list, .sops.yaml.
     for (const d of ["cli", "lib", "scripts"]) fs.cpSync(path.join(repoRoot, d), path.join(root, d), { recursive: true });
     fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(root, "node_modules"));
-    for (const f of ["Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.lab.yaml", "toolchain/versions.env", ".sops.yaml", "package.json", "tsconfig.json"]) {
+    for (const f of ["Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.lab.yaml", "toolchain/versions.env", "infra/ansible/domains.yml", ".sops.yaml", "package.json", "tsconfig.json"]) {
       fs.mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
       fs.copyFileSync(path.join(repoRoot, f), path.join(root, f));
     }

@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ConfigError, isAddressOrHostname, readPlatformConfig } from "../../lib/config";
+import { ConfigError, evidenceRoot, GITOPS_PATH, isAddressOrHostname, readEvidenceDir, readPlatformConfig } from "../../lib/config";
+import { ALL_DOMAINS } from "../../lib/domains";
 
 // A throwaway project directory with the files a valid lab config points at.
 const made: string[] = [];
@@ -43,7 +44,7 @@ describe("stack configuration", () => {
   it("accepts a valid lab configuration and applies documented defaults", () => {
     const c = read({});
     expect(c.environment).toBe("lab");
-    expect(c.domains).toEqual(["base", "ssh", "firewall", "vpn", "postgresql", "k3s"]);
+    expect(c.domains).toEqual(ALL_DOMAINS);
     expect(path.basename(c.evidenceDir)).toBe("evidence");
     expect(c.argocd.enabled).toBe(false);
   });
@@ -55,6 +56,10 @@ describe("stack configuration", () => {
     expect(c.argocd.manifestsDir).toMatch(/argocd-\d+\.\d+\.\d+\/manifests$/);
   });
 
+  it("an empty domain list (Pulumi.yaml's default) means every domain of domains.yml", () => {
+    expect(read({ domains: "[]" }).domains).toEqual(ALL_DOMAINS);
+  });
+
   it("keeps the platform's converge order whatever order domains are listed in", () => {
     expect(read({ domains: '["postgresql","base"]' }).domains).toEqual(["base", "postgresql"]);
   });
@@ -63,7 +68,7 @@ describe("stack configuration", () => {
     [{ hostAddress: "10.0.0.999" }, "hostAddress", "not an IPv4/IPv6 address"],
     [{ hostAddress: "bad host!" }, "hostAddress", "not an IPv4/IPv6 address"],
     [{ hostAddress: "10.0.0.6" }, "hostAddress", "differs from the inventory's ansible_host '10.0.0.5'"],
-    [{ domains: '["base","dns"]' }, "domains", "unknown domain 'dns' (known: base, ssh, firewall, vpn, postgresql, k3s)"],
+    [{ domains: '["base","dns"]' }, "domains", `unknown domain 'dns' (known: ${ALL_DOMAINS.join(", ")})`],
     [{ domains: '["base","base"]' }, "domains", "listed twice"],
     [{ domains: "base" }, "domains", "must be a list"],
     [{ sshPrivateKeyPath: "missing-key" }, "sshPrivateKeyPath", "file not found: missing-key"],
@@ -75,6 +80,7 @@ describe("stack configuration", () => {
     [{ argocdEnabled: "yes" }, "argocdEnabled", "must be true or false"],
     [{ argocdMode: "kustomize" }, "argocdMode", "must be 'helm' or 'manifests'"],
     [{ argocdEnabled: "true" }, "kubeconfigPath", "is required"],
+    [{ gitopsPath: "deploy" }, "gitopsPath", "is not a setting: the GitOps tree is gitops/"],
   ])("rejects %j with an error naming platform:%s", (overrides, key, text) => {
     const e = errorOf(overrides);
     expect(e.key).toBe(key);
@@ -97,5 +103,35 @@ describe("stack configuration", () => {
     expect(isAddressOrHostname("vps-1.example.org")).toBe(true);
     expect(isAddressOrHostname("256.1.1.1")).toBe(false);
     expect(isAddressOrHostname("-bad.example")).toBe(false);
+  });
+
+  it("the GitOps tree's path is one constant, the one every app's application.jsonnet names its manifests by", () => {
+    const apps = fs.readdirSync(path.join(__dirname, "..", "..", GITOPS_PATH, "apps"));
+    expect(apps.length).toBeGreaterThan(0);
+    for (const app of apps) {
+      const jsonnet = fs.readFileSync(path.join(__dirname, "..", "..", GITOPS_PATH, "apps", app, "application.jsonnet"), "utf8");
+      expect({ app, path: /path: '([^']+)'/.exec(jsonnet)?.[1] }).toEqual({ app, path: `${GITOPS_PATH}/apps/${app}/manifests` });
+    }
+  });
+
+  it("evidence goes to $PLATFORM_EVIDENCE_DIR, else platform:evidenceDir, else <root>/evidence: one rule", () => {
+    expect(evidenceRoot("/r", { PLATFORM_EVIDENCE_DIR: "/tmp/ev" }, "/r/custom")).toBe("/tmp/ev");
+    expect(evidenceRoot("/r", { PLATFORM_EVIDENCE_DIR: "rel" }, "/r/custom")).toBe("/r/rel");
+    expect(evidenceRoot("/r", {}, readEvidenceDir({ get: () => "out/ev" }, "/r"))).toBe("/r/out/ev");
+    expect(evidenceRoot("/r", { PLATFORM_EVIDENCE_DIR: "" }, readEvidenceDir({ get: () => "" }, "/r"))).toBe("/r/evidence");
+    expect(evidenceRoot("/r", {})).toBe("/r/evidence");
+    expect(evidenceRoot("/r", { PLATFORM_EVIDENCE_DIR: "/e" }, () => { throw new Error("the stack is not read when the environment decides"); })).toBe("/e");
+    expect(evidenceRoot("/r", {}, () => undefined)).toBe("/r/evidence");
+  });
+
+  it("no command reads $PLATFORM_EVIDENCE_DIR or builds <root>/evidence itself (they all go through evidenceRoot)", () => {
+    const root = path.join(__dirname, "..", "..");
+    const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith(".ts") ? [path.join(d, e.name)] : []));
+    const offenders = [...walk(path.join(root, "cli")), ...walk(path.join(root, "lib"))]
+      .filter((f) => !f.endsWith(path.join("lib", "config.ts")))
+      .flatMap((f) => fs.readFileSync(f, "utf8").split("\n").map((l, i) => [f, i, l] as const))
+      .filter(([, , l]) => /env\.PLATFORM_EVIDENCE_DIR\s*(\?\?|\|\||\)|,|;)|["']evidence["']\)/.test(l))
+      .map(([f, i, l]) => `${path.relative(root, f)}:${i + 1}: ${l.trim()}`);
+    expect(offenders).toEqual([]);
   });
 });

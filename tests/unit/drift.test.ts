@@ -9,6 +9,7 @@ import { ArgoApp, AppProject, clusterLayer, DriftCluster, findOrphans, GitRemote
 import { EvidenceRecord, hostFromRecords } from "../../lib/drift/hostLayer";
 import { refreshFromEvents } from "../../lib/drift/pulumiLayer";
 import { DriftReport, EXIT, oneLine, overall, renderSummary } from "../../lib/drift/report";
+import { ALL_DOMAINS } from "../../lib/domains";
 import { DRIFT_EXIT, driftIssueBody } from "../../lib/driftIssue";
 import { K8sObject } from "../../lib/gate/objectDiff";
 
@@ -233,7 +234,7 @@ describe("report, exit codes, errors read once", () => {
 
   it("flags: an unknown layer, domain or flag is a usage error naming it (exit 2)", async () => {
     await expect(drift.run(["lab", "--layers", "host,dns"])).rejects.toThrow(new UsageError("drift: unknown layer 'dns' (known: host, pulumi, cluster)"));
-    await expect(drift.run(["lab", "--domains", "dns"])).rejects.toThrow("unknown domain 'dns' (known: base ssh firewall vpn postgresql k3s)");
+    await expect(drift.run(["lab", "--domains", "dns"])).rejects.toThrow(`unknown domain 'dns' (known: ${ALL_DOMAINS.join(" ")})`);
     // cli/platform.ts turns a UsageError into exit 2 with its message.
     await expect(drift.run(["--bogus"])).rejects.toThrow(new UsageError("drift: unknown flag '--bogus' (see `platform drift --help`)"));
     await expect(drift.run(["lab", "prod"])).rejects.toThrow("drift: unexpected argument 'prod'");

@@ -21,7 +21,7 @@ const HEAD = "b".repeat(40);
 const OLD = "a".repeat(40);
 const cm = (greeting: string): K8sObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "demo-config", namespace: "demo" }, data: { greeting } });
 const manifests = { "gitops/apps/demo/manifests/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo-config\ndata:\n  greeting: hello from git\n" };
-const config = { evidenceDir: "", argocd: { enabled: true, gitopsRepoUrl: "git://lab/platform.git", gitopsRevision: "main", gitopsPath: "gitops" } } as unknown as PlatformConfig;
+const config = { evidenceDir: "", argocd: { enabled: true, gitopsRepoUrl: "git://lab/platform.git", gitopsRevision: "main" } } as unknown as PlatformConfig;
 
 let tmp: string;
 let records: AuditRecord[];

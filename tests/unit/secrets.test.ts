@@ -30,7 +30,7 @@ describe("sops failures name the key at fault and quote no value", () => {
 
   it("hashes only the values a domain consumes", () => {
     const s = { secret_a_1: "x", secret_b_1: "y" };
-    expect(secretsHash(s, ["secret_a_"])).toBe(secretsHash({ ...s, secret_b_1: "z" }, ["secret_a_"]));
-    expect(secretsHash(s, ["secret_a_"])).not.toBe(secretsHash({ ...s, secret_a_1: "z" }, ["secret_a_"]));
+    expect(secretsHash(s, ["secret_a_1"])).toBe(secretsHash({ ...s, secret_b_1: "z", secret_a_10: "y" }, ["secret_a_1"]));
+    expect(secretsHash(s, ["secret_a_1"])).not.toBe(secretsHash({ ...s, secret_a_1: "z" }, ["secret_a_1"]));
   });
 });
