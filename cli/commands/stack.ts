@@ -138,7 +138,12 @@ function render(r: StackReport, diff: boolean): string {
       .map(([k, v]) => `${v} ${k}`)
       .join(", ");
     lines.push(`${r.command} ${r.stack}: ${r.outcome} (${r.changed ?? 0} changed${counts ? `; ${counts}` : ""})`);
-    if (diff || r.command !== "preview") for (const s of r.steps ?? []) lines.push(`  ${s.op.padEnd(8)} ${s.name}${diff && s.diffs.length ? `  [${s.diffs.join(", ")}]` : ""}`);
+    if (diff || r.command !== "preview") {
+      for (const s of r.steps ?? []) {
+        lines.push(`  ${s.op.padEnd(8)} ${s.name}${diff && s.diffs.length ? `  [${s.diffs.join(", ")}]` : ""}`);
+        if (diff) for (const t of s.changedTasks ?? []) lines.push(`             would change: ${t}`);
+      }
+    }
   }
   lines.push(`correlation id ${r.correlationId}${r.log ? `, log ${r.log}` : ""}`);
   return lines.join("\n") + "\n";

@@ -61,6 +61,8 @@ export interface StepReport {
   op: string;
   /** Input keys that differ (as the provider or the step reports them). */
   diffs: string[];
+  /** A refreshed domain run: the tasks its check found would change (the host's drift). */
+  changedTasks?: string[];
 }
 
 export interface OperationReport {
@@ -90,7 +92,11 @@ export function reportFromEvents(events: EngineEvent[]): OperationReport {
     if (!changed) continue;
     const name = urnName(m.urn);
     const prev = steps.get(m.urn);
-    steps.set(m.urn, { name, type: m.type, op: m.op === "refresh" ? "update" : m.op, diffs: [...new Set([...(prev?.diffs ?? []), ...diffs])].sort() });
+    const step: StepReport = { name, type: m.type, op: m.op === "refresh" ? "update" : m.op, diffs: [...new Set([...(prev?.diffs ?? []), ...diffs])].sort() };
+    const tasks = (m.new?.outputs as { lastCheck?: { changedTasks?: unknown } } | undefined)?.lastCheck?.changedTasks;
+    if (m.op === "refresh" && Array.isArray(tasks) && tasks.length) step.changedTasks = tasks.map(String);
+    else if (prev?.changedTasks) step.changedTasks = prev.changedTasks;
+    steps.set(m.urn, step);
   }
   const list = [...steps.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const counted = resourceChanges ? Object.entries(resourceChanges).filter(([k]) => !NO_CHANGE.has(k)).reduce((n, [, v]) => n + v, 0) : 0;

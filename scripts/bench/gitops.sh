@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of Story 2.3 on the lab (Argo CD installed, scripts/deploy.sh done): the median of
+# Benchmark of Story 2.3 on the lab (Argo CD installed, `npx platform deploy lab` done): the median of
 # SAMPLES runs each of
 #   detect     a manual change to a managed object -> Argo CD reports the app OutOfSync
 #   resync     `platform resync lab demo` of that change -> Synced and verified against Git
@@ -14,13 +14,20 @@
 # Leaves the lab as found: HEAD published on the lab Git server, every app Synced.
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
-. "$PLATFORM_ROOT/scripts/lib/pulumi-env.sh"
-. "$PLATFORM_ROOT/scripts/lib/cluster-env.sh"
 samples="${1:-5}" drift_samples="${DRIFT_SAMPLES:-1}"
 [[ "$samples" =~ ^[1-9][0-9]*$ ]] || die "SAMPLES must be a positive integer, got '$samples'"
 out="$PLATFORM_ROOT/evidence/bench"; mkdir -p "$out"
 export PLATFORM_EVIDENCE_DIR="$out/runs"
-cluster_env lab > /dev/null || die "the lab cluster is not reachable (scripts/deploy.sh first)"
+# The lab cluster: the kubeconfig the stack config names (read by lib/config.ts, the one parser),
+# the pinned kubectl (this benchmark's own probe; the operator code uses the Kubernetes client),
+# the lab's API relay.
+KUBECONFIG="$(cd "$PLATFORM_ROOT" && node -r tsx/cjs -e 'const c = require("./lib/operator/stackCluster").stackConfig("lab", process.cwd()); process.stdout.write(require("path").resolve(process.cwd(), c.argocd.kubeconfigPath ?? ""))')" \
+  || die "cannot read the lab stack config"
+export KUBECONFIG
+[ -s "$KUBECONFIG" ] || die "no kubeconfig at $KUBECONFIG: npx platform deploy lab first"
+command -v kubectl >/dev/null 2>&1 || PATH="$(bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" kube | tail -1):$PATH"
+bash "$PLATFORM_ROOT/scripts/lab/api-tunnel.sh" start >/dev/null 2>&1 || true
+timeout 20 kubectl --request-timeout=10s get --raw /readyz >/dev/null 2>&1 || die "the lab cluster is not reachable (npx platform deploy lab first)"
 remote="${PLATFORM_LAB_DIR:-$PLATFORM_ROOT/.lab}/git/platform.git"
 now() { date +%s.%N; }
 secs() { python3 -c "print(round($2 - $1, 2))"; }
@@ -41,7 +48,7 @@ service_down() { ! served > /dev/null; }
 
 bash "$PLATFORM_ROOT/scripts/lab/git-server.sh" push HEAD > /dev/null
 head="$(git -C "$PLATFORM_ROOT" rev-parse HEAD)"
-until_ 180 synced_to "$head" || die "demo is not Synced to HEAD ${head:0:12}; run scripts/deploy.sh"
+until_ 180 synced_to "$head" || die "demo is not Synced to HEAD ${head:0:12}; run npx platform deploy lab"
 work="$(mktemp -d)"; trap 'rm -rf "$work"; bash "$PLATFORM_ROOT/scripts/lab/git-server.sh" push HEAD >/dev/null 2>&1 || true' EXIT
 git clone -q "$remote" "$work/repo"
 commit() { git -C "$work/repo" -c user.name=bench -c user.email=bench@lab.invalid commit -qam "$1"; git -C "$work/repo" rev-parse HEAD; }
