@@ -198,7 +198,7 @@ export async function ensureLabStack(root: string, env: NodeJS.ProcessEnv = proc
  * Runs `fn` (an engine operation through the Automation API) and puts the checkout's own
  * Pulumi.<stack>.yaml back byte for byte afterwards. Seen on the lab: the pinned CLI saves the
  * passphrase provider's encryptionsalt into the project's stack file even when the config comes
- * from --config-file; the next scripts/pulumi.sh then copied it next to the lab's own salt and the
+ * from --config-file; the next command then copied it next to the lab's own salt and the
  * stack config no longer parsed. Every operator command leaves the checkout as it found it.
  */
 export async function keepingStackFile<T>(se: Pick<StackEnv, "root" | "stack">, fn: () => Promise<T>): Promise<T> {

@@ -1,5 +1,5 @@
 // The one audit writer: an append-only JSON-lines log of operator actions, one record per action
-// (same file and fields as scripts/lib/correlation.sh's audit_record while the scripts remain).
+// (the file and fields the bash audit_record wrote, kept: readers match them).
 // The lab's log lives with the lab ($PLATFORM_LAB_DIR/audit.jsonl); another stack's in
 // $PLATFORM_AUDIT_LOG or the XDG state directory. Records hold names, never values.
 import { execFileSync } from "child_process";
