@@ -93,8 +93,10 @@ export function reportFromEvents(events: EngineEvent[]): OperationReport {
     const name = urnName(m.urn);
     const prev = steps.get(m.urn);
     const step: StepReport = { name, type: m.type, op: m.op === "refresh" ? "update" : m.op, diffs: [...new Set([...(prev?.diffs ?? []), ...diffs])].sort() };
-    const tasks = (m.new?.outputs as { lastCheck?: { changedTasks?: unknown } } | undefined)?.lastCheck?.changedTasks;
-    if (m.op === "refresh" && Array.isArray(tasks) && tasks.length) step.changedTasks = tasks.map(String);
+    // (The refreshed outputs come with the step's end event, whose op is the refresh's outcome.)
+    const newOut = m.new?.outputs as { hostInSync?: unknown; lastCheck?: { changedTasks?: unknown } } | undefined;
+    const tasks = newOut?.lastCheck?.changedTasks;
+    if (newOut?.hostInSync === false && Array.isArray(tasks) && tasks.length) step.changedTasks = tasks.map(String);
     else if (prev?.changedTasks) step.changedTasks = prev.changedTasks;
     steps.set(m.urn, step);
   }

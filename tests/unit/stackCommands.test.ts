@@ -214,11 +214,12 @@ describe("up, refresh, destroy, deploy: the update message, the audit record, no
   });
 
   it("refresh --preview-only --expect-no-changes exits 7 on host drift and writes nothing (no audit)", async () => {
-    const drift = step("refresh", "postgresql-run", "out", { old: { outputs: { hostInSync: true } }, new: { outputs: { hostInSync: false } } });
+    const drift = step("update", "postgresql-run", "out", { old: { outputs: { hostInSync: true } }, new: { outputs: { hostInSync: false, lastCheck: { changedTasks: ["postgresql : Keep PostgreSQL enabled and running"] } } } });
     const f = fakeDeps({ events: [drift, summary({ same: 11 })] });
-    expect(await operate("refresh", ["--preview-only", "--expect-no-changes"], f.deps)).toBe(7);
+    expect(await operate("refresh", ["--preview-only", "--expect-no-changes", "--diff"], f.deps)).toBe(7);
     expect(f.calls.ops[0].opts).toMatchObject({ previewOnly: true, showSecrets: false });
     expect(f.out.join("")).toMatch(/update\s+postgresql-run/);
+    expect(f.out.join("")).toContain("would change: postgresql : Keep PostgreSQL enabled and running");
     expect(f.calls.audits).toEqual([]);
   });
 
