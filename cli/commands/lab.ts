@@ -4,7 +4,7 @@
 import * as path from "path";
 import { UsageError } from "../args";
 import type { Command } from "../platform";
-import { runLabScript } from "./stack";
+import { runLabScript } from "../labScript";
 
 const ACTIONS: Record<string, { script: string; flags: string[]; usage: string }> = {
   up: { script: "up.sh", flags: [], usage: "up                 bring the lab VPS up (idempotent): bridge, netns, nspawn, SSH, Git server, API relay" },

@@ -5,16 +5,30 @@
 // run carries it), the log's name and the audit record. The stack config is read once, as the engine
 // merges it, and validated by lib/config.ts (and the SOPS file by lib/secrets.ts) before the engine
 // runs: a bad key, file or secret is refused in one line naming it, and nothing is changed.
+//
+// Only types and the flag parser are imported at the top: `platform <cmd> --help` loads this file
+// and must stay well under a second; the modules a run needs are required when it runs.
 import * as fs from "fs";
 import * as path from "path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { PlatformConfig, readPlatformConfig } from "../../lib/config";
-import { AuditRecord } from "../../lib/operator/audit";
-import { correlationId as correlationIdOf } from "../../lib/operator/correlation";
-import { errorLine, relToRoot } from "../../lib/operator/deps";
-import { EngineStack, engineConfigSource, oneErrorLine, OperationReport, progressFromEvents, reportFromEvents, updateMessage } from "../../lib/operator/stackRun";
+import type { PlatformConfig } from "../../lib/config";
+import type { AuditRecord } from "../../lib/operator/audit";
+import type { EngineStack, OperationReport } from "../../lib/operator/stackRun";
 import { FlagSpec, parseFlags, UsageError } from "../args";
+import { runLabScript } from "../labScript";
 import type { Command } from "../platform";
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const load = () => ({
+  ...(require("../../lib/operator/stackRun") as typeof import("../../lib/operator/stackRun")),
+  ...(require("../../lib/config") as typeof import("../../lib/config")),
+  ...(require("../../lib/operator/correlation") as typeof import("../../lib/operator/correlation")),
+});
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+const errorLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0];
+/** A path as reports keep it: relative to the repository when inside it. */
+const relToRoot = (root: string, p: string) => (p.startsWith(root + path.sep) ? path.relative(root, p) : p);
 
 /** What the stack commands take from the world (fakes in tests/unit/stackCommands.test.ts). */
 export interface StackDeps {
@@ -154,6 +168,7 @@ export async function operate(kind: Kind, argv: string[], deps: StackDeps): Prom
   const { flags, rest } = parseFlags(kind, argv, FLAGS[kind] as FlagSpec);
   const f = flags as Record<string, string | boolean | undefined>;
   const stack = stackOperand(kind, rest);
+  const { correlationId: correlationIdOf, engineConfigSource, oneErrorLine, progressFromEvents, readPlatformConfig, reportFromEvents, updateMessage } = load();
   const cid = correlationIdOf(deps.env);
   const expectNoChanges = f["expect-no-changes"] === true;
   const previewOnly = kind === "preview" || f["preview-only"] === true;
@@ -262,6 +277,7 @@ export async function operate(kind: Kind, argv: string[], deps: StackDeps): Prom
 export async function history(argv: string[], deps: StackDeps): Promise<number> {
   const { flags, rest } = parseFlags("history", argv, FLAGS.history);
   const stack = stackOperand("history", rest);
+  const { correlationId: correlationIdOf, oneErrorLine } = load();
   const limit = flags.limit === undefined ? undefined : Number(flags.limit);
   if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new UsageError(`history: --limit needs a positive whole number, got '${flags.limit}'`);
   let opened: { engine: EngineStack; cleanup(): void } | undefined;
@@ -288,6 +304,7 @@ export async function history(argv: string[], deps: StackDeps): Promise<number> 
 export async function cancel(argv: string[], deps: StackDeps): Promise<number> {
   const { rest } = parseFlags("cancel", argv, FLAGS.cancel);
   const stack = stackOperand("cancel", rest);
+  const { correlationId: correlationIdOf, oneErrorLine } = load();
   const cid = correlationIdOf(deps.env);
   let opened: { engine: EngineStack; cleanup(): void } | undefined;
   try {
@@ -366,17 +383,6 @@ export function realStackDeps(command: string, root: string, env: NodeJS.Process
     progress,
     out: (t) => process.stdout.write(t),
   };
-}
-
-/** Runs scripts/lab/<script> with the terminal (its own progress lines); resolves to its exit code. */
-export function runLabScript(root: string, env: NodeJS.ProcessEnv, script: string, args: string[]): Promise<number> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { spawn } = require("child_process") as typeof import("child_process");
-  return new Promise((resolve) => {
-    const child = spawn("bash", [path.join(root, "scripts/lab", script), ...args], { cwd: root, env, stdio: ["inherit", "inherit", "inherit"] });
-    child.on("error", () => resolve(127));
-    child.on("close", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-  });
 }
 
 const rootOf = () => path.resolve(__dirname, "../..");
