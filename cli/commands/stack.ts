@@ -1,6 +1,6 @@
 // The stack commands: `platform deploy | up | preview | refresh | destroy | history | cancel`, the
 // Pulumi side of the operator's job through the Automation API (lib/operator/stackRun.ts,
-// docs/adr/0014-stack-commands-on-the-automation-api.md). One correlation id per command, in the
+// docs/adr/0016-stack-commands-on-the-automation-api.md). One correlation id per command, in the
 // update message (`<cmd> <stack> [Correlation-Id: <id>]`), the program's environment (every Ansible
 // run carries it), the log's name and the audit record. The stack config is read once, as the engine
 // merges it, and validated by lib/config.ts (and the SOPS file by lib/secrets.ts) before the engine
