@@ -1,6 +1,6 @@
-// `platform`: the operator's command (issue 14 grows it). Each subcommand is a module in
+// `platform`: the operator's command. Each subcommand is a module in
 // cli/commands/, loaded only when run, so that `--help` stays fast. Exit codes: a subcommand's
-// own (gate: 0 / 7 / 1), 2 for a usage error.
+// own (gate and preview --expect-no-changes: 0 / 7 / 1), 2 for a usage error.
 import { UsageError } from "./args";
 
 export interface Command {
@@ -15,7 +15,16 @@ export interface Command {
 // (require, not import(): the launcher's TypeScript hook serves require; a dynamic import() of a
 // .ts file would go to Node's own ES module loader.)
 /* eslint-disable @typescript-eslint/no-require-imports */
+const stack = () => require("./commands/stack") as typeof import("./commands/stack");
 const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
+  deploy: { summary: "the main job: lab up (on the lab), then up: exit 0 deployed, 1 failed", load: () => stack().deploy },
+  up: { summary: "converge the stack (Automation API) under one correlation id: exit 0 / 1", load: () => stack().up },
+  preview: { summary: "what up would change (--expect-no-changes: exit 0 no change, 7 changes, 1 broken)", load: () => stack().preview },
+  refresh: { summary: "read the real state into the stack (--preview-only: host drift, read-only; exit 0 / 7 / 1)", load: () => stack().refresh },
+  history: { summary: "the stack's updates with their correlation ids (never --show-secrets)", load: () => stack().historyCommand },
+  cancel: { summary: "end the stack's update in progress (a dead up's lock)", load: () => stack().cancelCommand },
+  destroy: { summary: "remove every resource from the stack's state (--yes required)", load: () => stack().destroy },
+  lab: { summary: "up | down | status | ssh: the lab VPS (scripts/lab/*.sh)", load: () => (require("./commands/lab") as typeof import("./commands/lab")).lab },
   gate: { summary: "what a PR changes on a stack (Pulumi layer + cluster layer): exit 0 no change, 7 changes, 1 broken", load: () => (require("./commands/gate") as typeof import("./commands/gate")).gate },
   drift: { summary: "the drift report (host, Pulumi, cluster layers), read-only: exit 0 clean, 3 drifted, 1 broken", load: () => (require("./commands/drift") as typeof import("./commands/drift")).drift },
   resync: { summary: "drifted Argo CD apps back to Git: sync now, wait, verify: exit 0 restored, 1 not", load: () => (require("./commands/resync") as typeof import("./commands/resync")).resync },

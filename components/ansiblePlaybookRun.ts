@@ -12,6 +12,10 @@
 // separate process (the project directory is its working directory), so they use require()
 // inside and take every path relative to the project root.
 import * as pulumi from "@pulumi/pulumi";
+// The one correlation-id generator, captured by value into the serialized provider: the operator's
+// id (PLATFORM_CORRELATION_ID, set by every `platform` command) or, for a run outside the command, a
+// new one of the same format. The Ansible callback plugin receives it by env var and extra var.
+import { correlationId as operatorCorrelationId } from "../lib/operator/correlation";
 
 export interface AnsiblePlaybookRunInputs {
   /** The domain: the tag passed to --tags, one role in site.yml. */
@@ -65,12 +69,11 @@ async function runPlaybook(inputs: AnsiblePlaybookRunInputs, checkMode: boolean)
   const cp = require("child_process") as typeof import("child_process");
   const fs = require("fs") as typeof import("fs");
   const path = require("path") as typeof import("path");
-  const crypto = require("crypto") as typeof import("crypto");
   /* eslint-enable @typescript-eslint/no-require-imports */
 
   const root = process.cwd();
   const abs = (p: string) => path.resolve(root, p);
-  const correlationId = process.env.PLATFORM_CORRELATION_ID || crypto.randomUUID();
+  const correlationId = operatorCorrelationId(process.env);
   const evidenceDir = abs(inputs.evidenceDir);
   fs.mkdirSync(evidenceDir, { recursive: true });
   const startedAt = new Date();

@@ -1,17 +1,22 @@
-// A stack through the Pulumi Automation API, set up as scripts/lib/pulumi-env.sh sets up the CLI:
-// the pinned toolchain first on PATH (CLI, our language host beside it, sops, the Ansible venv),
-// no download ever, and for the lab the per-lab file backend, PULUMI_HOME and passphrase file,
-// with the lab's copy of the stack config (scripts/lib/lab_stack_config.py rewrites it for an
-// isolated lab; the salt comes from the lab's own copy). Every operator command that drives a
-// stack from TypeScript opens it here (issue 14 builds on this module).
+// A stack through the Pulumi Automation API: the pinned toolchain first on PATH (CLI, our language
+// host beside it, sops, the Ansible venv), no download ever, and for the lab the per-lab file
+// backend, PULUMI_HOME and passphrase file, with the lab's copy of the stack config
+// (lib/labStackConfig.ts rewrites it for an isolated lab; the salt comes from the lab's own copy).
+// Every operator command that drives a stack opens it here.
 //
-// Read-only by design: it never creates a stack, never writes the lab's config copy (it writes
-// its own temporary copy), and never removes a stale stack; pulumi-env.sh (deploy) does those.
+// prepareStackEnv and openStack are read-only: they never create a stack, never write the lab's
+// config copy (they write a temporary copy of their own) and never remove a stale stack. Only
+// ensureLabStack (`platform deploy` / `platform up` on the lab) does those.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as crypto from "crypto";
 import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { labDirOf } from "./labEnv";
+import { labStackConfigText } from "./labStackConfig";
+
+export { labDirOf };
 
 export interface StackEnv {
   stack: string;
@@ -28,11 +33,6 @@ export interface StackEnv {
 }
 
 export class StackEnvError extends Error {}
-
-/** The lab directory (keys, state backend, kubeconfig): PLATFORM_LAB_DIR or <root>/.lab. */
-export function labDirOf(root: string, env: NodeJS.ProcessEnv = process.env): string {
-  return env.PLATFORM_LAB_DIR ?? path.join(root, ".lab");
-}
 
 /** A stack is a Pulumi.<stack>.yaml beside Pulumi.yaml: a typo must never reach a backend. */
 export function checkStackName(root: string, stack: string): void {
@@ -58,7 +58,7 @@ function toolPath(root: string, script: string, args: string[]): string {
  * `opts.tools: false` skips the toolchain (about a second): for a command that only reads the
  * stack's config (resync, the cluster side of audit) and never runs the CLI.
  * `opts.engine: false`: the caller never runs the engine (drift's host layer alone: one Ansible
- * check pass), so a lab whose stack `deploy.sh` has not created yet is fine: the config copy
+ * check pass), so a lab whose stack `platform deploy` has not created yet is fine: the config copy
  * then has no salt, which only the engine reads.
  */
 export function prepareStackEnv(stack: string, root: string, env: NodeJS.ProcessEnv = process.env, opts: { tools?: boolean; engine?: boolean } = {}): StackEnv {
@@ -77,9 +77,9 @@ export function prepareStackEnv(stack: string, root: string, env: NodeJS.Process
   if (stack === "lab") {
     const lab = labDirOf(root, env);
     const labCopy = path.join(lab, "Pulumi.lab.yaml");
-    const salt = fs.existsSync(labCopy) ? fs.readFileSync(labCopy, "utf8").split("\n").find((l) => l.startsWith("encryptionsalt:")) : undefined;
+    const salt = saltOf(labCopy);
     if (opts.engine !== false && (!salt || !fs.existsSync(path.join(lab, "pulumi-passphrase")))) {
-      throw new StackEnvError(`the lab stack does not exist yet in ${lab} (no passphrase or salt): bash scripts/deploy.sh creates it`);
+      throw new StackEnvError(`the lab stack does not exist yet in ${lab} (no passphrase or salt): platform deploy lab creates it`);
     }
     Object.assign(envVars, {
       PULUMI_HOME: path.join(lab, "pulumi-home"),
@@ -88,10 +88,9 @@ export function prepareStackEnv(stack: string, root: string, env: NodeJS.Process
     });
     // The lab's passphrase is its file's: an operator's PULUMI_CONFIG_PASSPHRASE must not win.
     unset.push("PULUMI_CONFIG_PASSPHRASE");
-    // The same rewrite as the lab's own copy (one implementation: the Python the scripts use),
-    // into a file of our own, so that nothing of the lab is written by a read-only command.
-    const src = env.PLATFORM_STACK_CONFIG_FILE ?? path.join(root, "Pulumi.lab.yaml");
-    const text = execFileSync("python3", [path.join(root, "scripts/lib/lab_stack_config.py"), src, lab, root], { encoding: "utf8", env: { ...env } });
+    // The same rewrite as the lab's own copy, into a file of our own, so that nothing of the lab
+    // is written by a read-only command.
+    const text = labStackConfigText(labConfigSource(root, env), root, env);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "platform-stack-"));
     temp.push(dir);
     configFile = path.join(dir, "Pulumi.lab.yaml");
@@ -105,22 +104,93 @@ export function prepareStackEnv(stack: string, root: string, env: NodeJS.Process
   return { stack, root, configFile, envVars, unset, cleanup: () => temp.forEach((d) => fs.rmSync(d, { recursive: true, force: true })) };
 }
 
-/** Selects the (existing) stack with the pinned CLI; never creates one. */
-export async function openStack(se: StackEnv): Promise<Stack> {
-  // Loaded here, not at the top: `platform --help` must not pay for the SDK. (require: it is a
-  // CommonJS directory module, which a dynamic import() under the CLI's launcher cannot resolve.)
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const auto = require("@pulumi/pulumi/automation") as typeof import("@pulumi/pulumi/automation");
-  // The CLI resolves from PATH: the pinned build that prepareStackEnv put first.
+/** The stack config file the lab's copy is made from: PLATFORM_STACK_CONFIG_FILE (a variant) or the committed one. */
+function labConfigSource(root: string, env: NodeJS.ProcessEnv): string {
+  const src = env.PLATFORM_STACK_CONFIG_FILE ?? path.join(root, "Pulumi.lab.yaml");
+  if (!fs.existsSync(src)) throw new StackEnvError(`stack config file not found: ${src}`);
+  return src;
+}
+
+// Loaded when used, not at the top: `platform --help` must not pay for the SDK. (require: it is a
+// CommonJS directory module, which a dynamic import() under the CLI's launcher cannot resolve.)
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const automation = () => require("@pulumi/pulumi/automation") as typeof import("@pulumi/pulumi/automation");
+
+/** A workspace on the project directory with the pinned CLI (resolved from the PATH prepareStackEnv made). */
+export async function openWorkspace(se: StackEnv, opts: { secretsProvider?: string } = {}): Promise<LocalWorkspace> {
+  const auto = automation();
   const previous = process.env.PATH;
   process.env.PATH = se.envVars.PATH;
   for (const k of se.unset) delete process.env[k];
   try {
     const pulumiCommand = await auto.PulumiCommand.get({ skipVersionCheck: true });
-    const ws: LocalWorkspace = await auto.LocalWorkspace.create({ workDir: se.root, pulumiCommand, envVars: se.envVars });
-    return await auto.Stack.select(se.stack, ws);
+    return await auto.LocalWorkspace.create({ workDir: se.root, pulumiCommand, envVars: se.envVars, ...opts });
   } finally {
     process.env.PATH = previous;
+  }
+}
+
+/** Selects the (existing) stack with the pinned CLI; never creates one. */
+export async function openStack(se: StackEnv): Promise<Stack> {
+  return await automation().Stack.select(se.stack, await openWorkspace(se));
+}
+
+const saltOf = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").find((l) => l.startsWith("encryptionsalt:")) : undefined);
+
+/**
+ * The lab stack, made ready for the engine (deploy and up): the lab's state backend, PULUMI_HOME
+ * and passphrase (generated once, never committed), the lab's config copy with its salt, and the
+ * stack itself, created when missing. The passphrase provider writes a per-lab `encryptionsalt`
+ * into a stack config file: `stack init` has no --config-file, so it writes the project's
+ * Pulumi.lab.yaml, from where the salt moves to the lab's copy and the committed file is put back
+ * byte for byte. A VPS recreated from the image (new machine-id) is a new machine: its stack starts
+ * over instead of claiming domains converged on the old one.
+ */
+export async function ensureLabStack(root: string, env: NodeJS.ProcessEnv = process.env, progress: (line: string) => void = () => {}): Promise<void> {
+  const lab = labDirOf(root, env);
+  for (const d of ["pulumi-state", "pulumi-home"]) fs.mkdirSync(path.join(lab, d), { recursive: true });
+  fs.chmodSync(lab, 0o700);
+  const passphrase = path.join(lab, "pulumi-passphrase");
+  if (!fs.existsSync(passphrase) || fs.statSync(passphrase).size === 0) fs.writeFileSync(passphrase, crypto.randomBytes(32).toString("base64") + "\n", { mode: 0o600 });
+  const labCopy = path.join(lab, "Pulumi.lab.yaml");
+  const src = labConfigSource(root, env);
+  // Through a temporary file and a rename: two commands at once each write a whole copy.
+  const writeCopy = (salt?: string) => {
+    const tmp = `${labCopy}.tmp.${process.pid}`;
+    const text = labStackConfigText(src, root, env);
+    fs.writeFileSync(tmp, salt ? `${text}${salt}\n` : text, { mode: 0o600 });
+    fs.renameSync(tmp, labCopy);
+  };
+  writeCopy(saltOf(labCopy));
+
+  const se = prepareStackEnv("lab", root, env, { engine: false });
+  try {
+    const ws = await openWorkspace(se, { secretsProvider: "passphrase" });
+    const isLab = (name: string) => name === "lab" || name.endsWith("/lab");
+    let exists = (await ws.listStacks()).some((s) => isLab(s.name));
+    const midNow = fs.existsSync(path.join(lab, "rootfs/etc/machine-id")) ? fs.readFileSync(path.join(lab, "rootfs/etc/machine-id"), "utf8").trim() : "";
+    const midState = path.join(lab, "pulumi-state", ".vps-machine-id");
+    const midThen = fs.existsSync(midState) ? fs.readFileSync(midState, "utf8").trim() : "";
+    if (midNow && midThen && midNow !== midThen && exists) {
+      progress(`the lab VPS was recreated (machine-id ${midThen.slice(0, 8)} -> ${midNow.slice(0, 8)}): the lab stack starts over`);
+      await ws.removeStack("lab", { force: true, preserveConfig: true });
+      writeCopy();
+      exists = false;
+    }
+    if (midNow) fs.writeFileSync(midState, midNow + "\n");
+    if (!exists) {
+      progress(`creating the lab stack (file backend in ${path.join(lab, "pulumi-state")})`);
+      const stackFile = path.join(root, "Pulumi.lab.yaml");
+      const committed = fs.readFileSync(stackFile);
+      try {
+        await ws.createStack("lab");
+        writeCopy(saltOf(stackFile));
+      } finally {
+        fs.writeFileSync(stackFile, committed);
+      }
+    }
+  } finally {
+    se.cleanup();
   }
 }
 
@@ -128,7 +198,7 @@ export async function openStack(se: StackEnv): Promise<Stack> {
  * Runs `fn` (an engine operation through the Automation API) and puts the checkout's own
  * Pulumi.<stack>.yaml back byte for byte afterwards. Seen on the lab: the pinned CLI saves the
  * passphrase provider's encryptionsalt into the project's stack file even when the config comes
- * from --config-file; the next scripts/pulumi.sh then copied it next to the lab's own salt and the
+ * from --config-file; the next command then copied it next to the lab's own salt and the
  * stack config no longer parsed. Every operator command leaves the checkout as it found it.
  */
 export async function keepingStackFile<T>(se: Pick<StackEnv, "root" | "stack">, fn: () => Promise<T>): Promise<T> {

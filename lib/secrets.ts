@@ -3,7 +3,7 @@
 // secret re-runs exactly the domains that consume it) and wraps anything it passes on in
 // pulumi.secret. Ansible reads the same file itself through community.sops.
 //
-// Two steps. The pinned `sops` binary (on PATH wherever the program runs: scripts/lib/pulumi-env.sh;
+// Two steps. The pinned `sops` binary (on PATH wherever the program runs: lib/pulumiEnv.ts;
 // Ansible needs it too) first checks the whole file as Ansible will: a file edited without sops (a
 // value changed or a key deleted by hand, ciphertext altered) fails its MAC or value check here, at
 // preview, instead of passing the preview and failing the first run; sops's own messages can quote

@@ -155,7 +155,7 @@ export async function driftReport(opts: { stack: string; layers: LayerName[]; do
   let result: DriftReport["layers"];
   let se: StackEnv | undefined;
   try {
-    // The host layer alone runs no engine: it works before deploy.sh has created the lab stack.
+    // The host layer alone runs no engine: it works before `platform deploy` has created the lab stack.
     se = prepareStackEnv(stack, root, process.env, { engine: layers.includes("pulumi") });
     const config = readPlatformConfig(configSourceFromFile(se.configFile), root);
     // platform:evidenceDir, unless the caller's environment names another place.

@@ -223,7 +223,7 @@ export async function runRollback(
       save("pulumi-up.txt", `\nerror: ${errorLine(e)}\n`);
       deps.progress(`  pulumi up FAILED: ${errorLine(e)} (see ${log})`);
     }
-    // The record scripts/pulumi.sh left for an up (the stack's history of operator actions).
+    // The record `platform up` leaves for an up (the stack's history of operator actions).
     deps.audit({ stack, action: "pulumi-up", outcome: pulumi, correlationId: cid, fields: { exitCode: pulumi === "succeeded" ? "0" : "1", log: relToRoot(deps.root, log), seconds: ((deps.clock() - pt0) / 1000).toFixed(1) } });
   }
   const seconds = Math.round((deps.clock() - t0) / 100) / 10;

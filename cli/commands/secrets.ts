@@ -336,7 +336,7 @@ async function act(req: Exclude<Request, { action: "keys" }>, c: Ctx): Promise<n
 
   const domainNote = (key: string) => {
     const d = secretDomains(key);
-    return d.length ? `the ${d.join(" ")} domain re-runs on the next "scripts/pulumi.sh ${stack} up" (preview: that domain only)` : "no domain consumes it (lib/secretKeys.ts): nothing re-runs";
+    return d.length ? `the ${d.join(" ")} domain re-runs on the next "npx platform up ${stack}" (preview: that domain only)` : "no domain consumes it (lib/secretKeys.ts): nothing re-runs";
   };
 
   switch (req.action) {
@@ -398,7 +398,7 @@ async function act(req: Exclude<Request, { action: "keys" }>, c: Ctx): Promise<n
       fields.recipients = expected.join(",");
       say(`created ${show(secretsFile)}: ${REQUIRED_SECRET_KEYS.length} fresh values (${REQUIRED_SECRET_KEYS.join(" ")}), encrypted for: ${expected.join(" ")}`);
       publishWgPublicKey(values);
-      if (!lab) say(`next: commit ${show(secretsFile)} (ciphertext only), then scripts/pulumi.sh ${stack} preview --diff`);
+      if (!lab) say(`next: commit ${show(secretsFile)} (ciphertext only), then npx platform preview ${stack} --diff`);
       return 0;
     }
 
@@ -445,8 +445,8 @@ async function act(req: Exclude<Request, { action: "keys" }>, c: Ctx): Promise<n
       if (keys.includes("secret_k3s_token") && !lab) {
         say('secret_k3s_token: BEFORE `pulumi up`, on the server: k3s token rotate --token "$(cat /etc/rancher/k3s/token)" --new-token <the new value> (docs/runbooks/rotate-secrets.md); otherwise k3s will not start with the new token');
       }
-      say(`next: scripts/pulumi.sh ${stack} preview --diff   (expect: ${domains.join(" ") || "no change"})`);
-      if (!lab) say(`      then commit ${show(secretsFile)} and run scripts/pulumi.sh ${stack} up`);
+      say(`next: npx platform preview ${stack} --diff   (expect: ${domains.join(" ") || "no change"})`);
+      if (!lab) say(`      then commit ${show(secretsFile)} and run npx platform up ${stack}`);
       return 0;
     }
 

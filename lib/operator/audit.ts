@@ -1,11 +1,12 @@
 // The one audit writer: an append-only JSON-lines log of operator actions, one record per action
-// (same file and fields as scripts/lib/correlation.sh's audit_record while the scripts remain).
+// (the file and fields the bash audit_record wrote, kept: readers match them).
 // The lab's log lives with the lab ($PLATFORM_LAB_DIR/audit.jsonl); another stack's in
 // $PLATFORM_AUDIT_LOG or the XDG state directory. Records hold names, never values.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { labDirOf } from "../labEnv";
 
 export type AuditOutcome = string; // e.g. ok, refused, failed, clean, drifted, broken
 
@@ -21,7 +22,7 @@ export interface AuditRecord {
 }
 
 export function auditLogPath(stack: string, repoRoot: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (stack === "lab") return path.join(env.PLATFORM_LAB_DIR || path.join(repoRoot, ".lab"), "audit.jsonl");
+  if (stack === "lab") return path.join(labDirOf(repoRoot, env), "audit.jsonl");
   if (env.PLATFORM_AUDIT_LOG) return env.PLATFORM_AUDIT_LOG;
   const state = env.XDG_STATE_HOME || path.join(os.homedir(), ".local", "state");
   return path.join(state, "platform", `audit-${stack}.jsonl`);

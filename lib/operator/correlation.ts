@@ -1,7 +1,8 @@
 // The one correlation-id generator of the operator layer. One id per operator action, taken from
 // PLATFORM_CORRELATION_ID when the caller already has one; it is carried into Git trailers, Pulumi
 // update messages, Argo CD sync info, Ansible runs, evidence file names and the audit log.
-// Format (same as scripts/lib/correlation.sh while the scripts remain): 20261201T192102Z-1a2b3c4d.
+// Format: 20261201T192102Z-1a2b3c4d. Used by the CLI and by the Ansible runs of the program
+// (components/ansiblePlaybookRun.ts, which hands it to the callback plugin by env var).
 import * as crypto from "crypto";
 
 export function newCorrelationId(now: Date = new Date()): string {

@@ -1,11 +1,15 @@
-// `pulumi up` of a checkout's program on a stack through the Automation API (the pinned CLI),
-// with the correlation id in the update message (`up <stack> [Correlation-Id: <id>]`, as
-// scripts/pulumi.sh wrote it) and in the program's environment (the Ansible runs carry it).
-// The output goes to a log file; secrets are never shown (the engine masks them, no --show-secrets).
+// `pulumi up` of a checkout's program on a stack through the Automation API (the pinned CLI), for
+// rollback (which runs it in a checkout of its own), with the correlation id in the update message
+// (`up <stack> [Correlation-Id: <id>]`, lib/operator/stackRun.ts, as `platform up` writes it) and in
+// the program's environment (the Ansible runs carry it). The output goes to a log file; secrets are
+// never shown (the engine masks them, and showSecrets: false keeps the SDK from reading the
+// history with --show-secrets afterwards).
 import * as fs from "fs";
 import { keepingStackFile, openStack, prepareStackEnv } from "../pulumiEnv";
 
-export const updateMessage = (cmd: string, stack: string, cid: string) => `${cmd} ${stack} [Correlation-Id: ${cid}]`;
+import { updateMessage } from "./stackRun";
+
+export { updateMessage };
 
 export async function pulumiUp(o: { stack: string; root: string; correlationId: string; log: string; env?: NodeJS.ProcessEnv }): Promise<void> {
   const se = prepareStackEnv(o.stack, o.root, o.env ?? process.env);
@@ -16,7 +20,7 @@ export async function pulumiUp(o: { stack: string; root: string; correlationId: 
     const write = (t: string) => fs.writeSync(out, t);
     try {
       // keepingStackFile: the engine would leave a passphrase salt in the checkout's stack file.
-      await keepingStackFile(se, () => s.up({ configFile: se.configFile, message: updateMessage("up", o.stack, o.correlationId), color: "never", onOutput: write, onError: write }));
+      await keepingStackFile(se, () => s.up({ configFile: se.configFile, message: updateMessage("up", o.stack, o.correlationId), color: "never", showSecrets: false, onOutput: write, onError: write }));
     } catch (e) {
       const lines = (e instanceof Error ? e.message : String(e)).split("\n").map((l) => l.trim());
       throw new Error(lines.find((l) => /^error: /.test(l))?.replace(/^error: /, "") ?? lines.find(Boolean) ?? "pulumi up failed");

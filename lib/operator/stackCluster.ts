@@ -1,6 +1,6 @@
-// The cluster side of a stack for resync, rollback and audit (what scripts/lib/cluster-env.sh
-// did): the stack's config read once and validated by lib/config.ts, its Argo CD settings, and a
-// Kubernetes client that answers. Errors are one line naming the key or file and the fix.
+// The cluster side of a stack for resync, rollback and audit: the stack's config read once and
+// validated by lib/config.ts, its Argo CD settings, and a Kubernetes client that answers. Errors
+// are one line naming the key or file and the fix.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark of the lab bring-up (issue 4): wall time of the README's main command,
-# scripts/deploy.sh, from nothing running to every Argo CD app Synced, split into its steps, the
+# `bash scripts/bootstrap.sh deploy` (set-up, then `platform deploy`), from nothing running to every Argo CD app Synced, split into its steps, the
 # median of SAMPLES runs; and the time from a Git push to the child app being Synced.
 #   scripts/bench/lab-bringup.sh [SAMPLES]          warm tool cache (default 3 samples)
 #   scripts/bench/lab-bringup.sh --cold [SAMPLES]   an EMPTY tool cache and Go caches first
@@ -34,9 +34,9 @@ kube_bin=""
 total=() synced=() push=()
 for i in $(seq 1 "$samples"); do
   bash "$PLATFORM_ROOT/scripts/lab/down.sh" --purge > /dev/null 2>&1 || true
-  log "sample $i/$samples: scripts/deploy.sh on an empty lab"
+  log "sample $i/$samples: bash scripts/bootstrap.sh deploy on an empty lab"
   t0=$(now)
-  bash "$PLATFORM_ROOT/scripts/deploy.sh" > "$out/last-bringup.log" 2>&1 || die "deploy.sh failed: $out/last-bringup.log"
+  bash "$PLATFORM_ROOT/scripts/bootstrap.sh" deploy > "$out/last-bringup.log" 2>&1 || die "bootstrap.sh deploy failed: $out/last-bringup.log"
   t1=$(now)
   [ -n "$kube_bin" ] || kube_bin="$(bash "$PLATFORM_ROOT/scripts/toolchain/ensure.sh" kube | tail -1)"
   kc="$PLATFORM_LAB_DIR/kubeconfig"
@@ -46,7 +46,7 @@ for i in $(seq 1 "$samples"); do
     [ -n "$s" ] && ! grep -qv '^Synced$' <<< "$s" && [ "$(wc -l <<< "$s")" -ge 3 ]
   }
   deadline=$(( $(date +%s) + 300 ))
-  until all_synced; do [ "$(date +%s)" -lt "$deadline" ] || die "apps not all Synced 300 s after deploy.sh"; sleep 0.5; done
+  until all_synced; do [ "$(date +%s)" -lt "$deadline" ] || die "apps not all Synced 300 s after the deploy"; sleep 0.5; done
   t2=$(now)
   total+=("$(secs "$t0" "$t1")"); synced+=("$(secs "$t0" "$t2")")
   # A push to the lab Git server -> the child app Synced to it (polling, no trigger).
@@ -60,7 +60,7 @@ for i in $(seq 1 "$samples"); do
     [ "$(date +%s)" -lt "$deadline" ] || die "push not Synced within 300 s"; sleep 0.2
   done
   push+=("$(secs "$t3" "$(now)")")
-  log "  deploy.sh ${total[-1]}s, every app Synced at ${synced[-1]}s, push -> Synced ${push[-1]}s"
+  log "  deploy ${total[-1]}s, every app Synced at ${synced[-1]}s, push -> Synced ${push[-1]}s"
 done
 
 python3 - "$out/lab-bringup$([ $cold = 1 ] && echo -cold).json" "$cold" "${total[*]}" "${synced[*]}" "${push[*]}" <<'PY'
@@ -71,7 +71,7 @@ runs = {n: [float(x) for x in s.split()] for n, s in zip(names, series)}
 med = {n: round(statistics.median(v), 2) for n, v in runs.items()}
 json.dump({"toolCache": "cold" if cold == "1" else "warm", "medianSeconds": med, "runs": runs}, open(path, "w"), indent=2)
 cache = "cold" if cold == "1" else "warm"
-print(f"lab bring-up, {cache} tool cache: scripts/deploy.sh median {med['deploy']}s; every app Synced at {med['allSynced']}s  runs {runs['deploy']}")
+print(f"lab bring-up, {cache} tool cache: bootstrap.sh deploy median {med['deploy']}s; every app Synced at {med['allSynced']}s  runs {runs['deploy']}")
 print(f"git push -> child app Synced (polling)      : median {med['pushToSynced']}s  runs {runs['pushToSynced']}")
 print(f"saved: {path}")
 PY

@@ -1,4 +1,5 @@
-// Issue 4 acceptance: the main command (scripts/deploy.sh) brings the lab up and `pulumi up`
+// Issue 4 acceptance: the main command (`bash scripts/bootstrap.sh deploy`: set-up, then `platform
+// deploy`) brings the lab up and its `up`
 // installs Argo CD and the App-of-Apps on the lab's API; Argo CD (real controllers on the lab VPS)
 // syncs every child app from the lab's Git server; the stack is then a no-op; and a commit pushed
 // to the lab remote is applied by Argo CD with no manual step. Objects are checked against Git
@@ -16,7 +17,8 @@ import { repoRoot, run, runAsync } from "../support/tools";
 jest.setTimeout(30 * 60 * 1000);
 
 const labRemote = path.join(labDir, "git", "platform.git");
-const pulumiLab = (args: string[]) => runAsync("bash", [path.join(repoRoot, "scripts/pulumi.sh"), "lab", ...args], { timeoutMs: 20 * 60 * 1000 });
+/** `platform COMMAND lab ARGS...` */
+const pulumiLab = ([command, ...args]: string[]) => runAsync(path.join(repoRoot, "cli/platform.js"), [command, "lab", ...args], { cwd: repoRoot, timeoutMs: 20 * 60 * 1000 });
 const git = (args: string[], cwd = repoRoot) => run("git", args, { cwd, timeoutMs: 60_000 });
 const remoteMain = () => git(["--git-dir", labRemote, "rev-parse", "refs/heads/main"]).stdout.trim();
 
@@ -26,9 +28,9 @@ describe("Argo CD on the lab, installed by `pulumi up` (the main command)", () =
   beforeAll(async () => {
     // The README's main command, as an operator types it (setup and lab up are no-ops when done).
     const t0 = Date.now();
-    const r = await runAsync("bash", [path.join(repoRoot, "scripts/deploy.sh")], { timeoutMs: 25 * 60 * 1000 });
+    const r = await runAsync("bash", [path.join(repoRoot, "scripts/bootstrap.sh"), "deploy"], { timeoutMs: 25 * 60 * 1000 });
     saveEvidence("argocd-lab", "deploy.log", `${r.stdout}\n--- stderr ---\n${r.stderr}\n(exit ${r.status}, ${Date.now() - t0} ms)`);
-    if (r.status !== 0) throw new Error(`scripts/deploy.sh failed (exit ${r.status}):\n${r.stderr.slice(-3000)}`);
+    if (r.status !== 0) throw new Error(`bootstrap.sh deploy failed (exit ${r.status}):\n${r.stderr.slice(-3000)}`);
     head = git(["rev-parse", "HEAD"]).stdout.trim();
   });
 
@@ -64,13 +66,13 @@ describe("Argo CD on the lab, installed by `pulumi up` (the main command)", () =
 
   it("previews no change right after up, and a second up is a no-op", async () => {
     const preview = await pulumiLab(["preview", "--expect-no-changes"]);
-    const up = await pulumiLab(["up", "--yes", "--skip-preview"]);
-    saveEvidence("argocd-lab", "no-op.txt", `$ pulumi preview --expect-no-changes (exit ${preview.status})\n${preview.stdout}${preview.stderr}\n$ pulumi up (exit ${up.status})\n${up.stdout}${up.stderr}`);
+    const up = await pulumiLab(["up", "--json"]);
+    saveEvidence("argocd-lab", "no-op.txt", `$ platform preview lab --expect-no-changes (exit ${preview.status})\n${preview.stdout}${preview.stderr}\n$ platform up lab --json (exit ${up.status})\n${up.stdout}${up.stderr}`);
     expect(preview.status).toBe(0);
     expect(up.status).toBe(0);
-    const summary = up.stdout.slice(up.stdout.lastIndexOf("Resources:"));
-    expect(summary).toMatch(/\d+ unchanged/);
-    expect(summary).not.toMatch(/created|updated|deleted|replaced/);
+    const report = JSON.parse(up.stdout) as { changed: number; resourceChanges: Record<string, number> };
+    expect(report.changed).toBe(0);
+    expect(Object.keys(report.resourceChanges)).toEqual(["same"]);
   });
 
   it("applies a commit pushed to the lab remote without any manual step", async () => {

@@ -5,9 +5,10 @@
 //   3. nothing changed: on the host (every file under the managed configuration, the loaded
 //      ruleset, the main process of every managed service) and in the lab stack's state (its
 //      resources and their inputs/outputs, the number of updates).
-// Config variants run the real engine on a modified copy of Pulumi.lab.yaml
-// (PLATFORM_STACK_CONFIG_FILE, scripts/lib/pulumi-env.sh); their errors come from lib/config.ts's
-// ConfigError (lib/secrets.ts throws it too). Works on the default lab and on an isolated one.
+// Config variants run `platform preview lab` on a modified copy of Pulumi.lab.yaml
+// (PLATFORM_STACK_CONFIG_FILE, lib/pulumiEnv.ts): the config the engine merges, validated by
+// lib/config.ts, and the SOPS file checked by lib/secrets.ts, before the engine runs the program;
+// the error is ONE line naming the key or file (no nested wrapper, no stack trace). Works on the default lab and on an isolated one.
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -80,8 +81,10 @@ interface Case {
   never?: string[];
 }
 
-// The Pulumi ConfigError from lib/config.ts / lib/secrets.ts, as the engine prints it.
-const configError = (key: string, text: string) => [/ConfigError/, `platform:${key}: `, text];
+// The ConfigError from lib/config.ts / lib/secrets.ts, as `platform preview` prints it: one line.
+const configError = (key: string, text: string) => [new RegExp(`^platform preview: refused: platform:${key}: .*${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`, "m")];
+/** What a one-line error never shows: the SDK's nested wrappers, a stack trace. */
+const NOT_ONE_LINE = ["error serializing property", "    at ", "ConfigError:"];
 
 const CASES: Case[] = [
   // --- config (the real engine, a modified stack file) -----------------------------------------
@@ -157,10 +160,11 @@ const CASES: Case[] = [
   { what: "an unknown tag to skip", area: "tags", run: () => playbook(["--skip-tags", "k3", "--tags", "base"]), says: ["unknown tag k3; known domains"] },
   { what: "an unknown domain for platform drift", area: "tags", run: () => platform(["drift", "lab", "--layers", "host", "--domains", "dns"]), says: [`unknown domain 'dns' (known: ${ALL_DOMAINS.join(" ")})`] },
   // --- commands ------------------------------------------------------------------------------------
-  { what: "an unknown stack for scripts/pulumi.sh", area: "command", run: () => script(["scripts/pulumi.sh", "labb", "preview"]), says: ["unknown stack 'labb'", "(stacks: lab, prod)"] },
+  { what: "an unknown stack for platform preview", area: "command", run: () => platform(["preview", "labb"]), says: ["unknown stack 'labb'", "(stacks: lab, prod)"] },
   { what: "an unknown stack for platform drift", area: "command", run: () => platform(["drift", "labb", "--layers", "host"]), says: ["unknown stack 'labb'"] },
-  { what: "--show-secrets through scripts/pulumi.sh", area: "command", run: () => script(["scripts/pulumi.sh", "lab", "stack", "export", "--show-secrets"]), says: ["--show-secrets would write secret values into the evidence log"] },
-  { what: "a stack config file that does not exist", area: "command", run: () => script(["scripts/pulumi.sh", "lab", "preview"], { PLATFORM_STACK_CONFIG_FILE: path.join(work, "nope.yaml") }), says: ["stack config file not found:"] },
+  { what: "--show-secrets to platform history", area: "command", run: () => platform(["history", "lab", "--show-secrets"]), says: ["unknown flag '--show-secrets'"] },
+  { what: "an unknown platform subcommand", area: "command", run: () => platform(["deplo"]), says: ["unknown command 'deplo'"] },
+  { what: "a stack config file that does not exist", area: "command", run: () => platform(["preview", "lab"], { PLATFORM_STACK_CONFIG_FILE: path.join(work, "nope.yaml") }), says: ["stack config file not found:"] },
   { what: "an unknown command for a lab script", area: "command", run: () => script(["scripts/lab/git-server.sh", "restart-everything"]), says: ["usage: git-server.sh start|stop|status|push [REF]"] },
 ];
 
@@ -210,6 +214,7 @@ describe("bad input fails clearly and changes nothing", () => {
       else expect(r.output).toMatch(s);
     }
     for (const s of c.never ?? []) expect(r.output).not.toContain(s);
+    if (c.area === "config" || c.what.endsWith("(engine)")) for (const s of NOT_ONE_LINE) expect(r.output).not.toContain(s);
     // An Ansible run that got as far as a recap changed nothing either, by its own account.
     if (recap(r.output).hosts > 0) expect(recap(r.output).changed).toBe(0);
     expect(hostChanges).toEqual([]);

@@ -61,7 +61,7 @@ const clusterIp = (ns: string, svc: string) => kubectlJson<{ spec: { clusterIP: 
 
 beforeAll(async () => {
   const st = run("bash", ["scripts/lab/status.sh"]);
-  if (st.status !== 0) throw new Error(`the lab is not up (run scripts/lab/up.sh and scripts/deploy.sh): ${st.stdout}`);
+  if (st.status !== 0) throw new Error(`the lab is not up (npx platform deploy lab): ${st.stdout}`);
   // The k3s domain applied CoreDNS during the main command; its pod may still be starting.
   await waitUntil(() => corednsPods().some((p) => p.status.phase === "Running" && (p.status.containerStatuses ?? []).every((c) => c.ready)),
     "the CoreDNS pod Running and Ready", 180_000, 1000);

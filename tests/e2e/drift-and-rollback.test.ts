@@ -19,8 +19,6 @@ jest.setTimeout(30 * 60 * 1000);
 const labRemote = path.join(labDir, "git", "platform.git");
 const git = (args: string[], cwd = repoRoot) => run("git", args, { cwd, timeoutMs: 60_000 });
 const remoteMain = () => git(["--git-dir", labRemote, "rev-parse", "refs/heads/main"]).stdout.trim();
-const script = (name: string, args: string[], env: Record<string, string> = {}, root = repoRoot) =>
-  runAsync("bash", [path.join(root, "scripts", name), ...args], { env: { ...process.env, ...env }, timeoutMs: 20 * 60 * 1000 });
 /** The operator's command (cli/platform.js) of the checkout `root`. */
 const platform = (args: string[], env: Record<string, string> = {}, root = repoRoot) =>
   runAsync(path.join(root, "cli/platform.js"), args, { cwd: root, env: { ...process.env, ...env }, timeoutMs: 20 * 60 * 1000 });
@@ -75,7 +73,7 @@ beforeAll(async () => {
   if (st.status !== 0) throw new Error(`the lab is not up (run scripts/lab/up.sh): ${st.stdout}`);
   // Argo CD installed by the stack, tracking this checkout's HEAD.
   expect(run("bash", ["scripts/lab/git-server.sh", "push", "HEAD"]).status).toBe(0);
-  const up = await script("pulumi.sh", ["lab", "up", "--yes", "--skip-preview"]);
+  const up = await platform(["up", "lab"]);
   if (up.status !== 0) throw new Error(`pulumi up failed:\n${up.stderr.slice(-3000)}`);
   head = git(["rev-parse", "HEAD"]).stdout.trim();
   for (const app of ["root", ...childApps()]) await waitForApp(app, { sync: "Synced", revision: head }, { timeoutMs: 180_000 });
@@ -185,7 +183,7 @@ describe("host drift in the same report", () => {
       expect(drift.stdout).toMatch(/postgresql\s+drifted/);
     } finally {
       // Remediation through the code: the drifted domain's `up --refresh` (docs/runbooks/drift-detected.md).
-      await script("pulumi.sh", ["lab", "up", "--refresh", "--target", "**postgresql-run", "--yes", "--skip-preview"]);
+      await platform(["up", "lab", "--refresh", "--target", "**postgresql-run"]);
     }
     expect(onVps("systemctl is-active postgresql@15-main").stdout.trim()).toBe("active");
   });
@@ -253,7 +251,7 @@ describe("AC2: a faulty commit is rolled back through Git, traced by its correla
     try {
       const bad = faultyTimezoneCommit(work);
       const env = { PLATFORM_LAB_DIR: labDir };
-      const upBad = await script("pulumi.sh", ["lab", "up", "--yes", "--skip-preview"], env, work);
+      const upBad = await platform(["up", "lab"], env, work);
       expect(upBad.status).toBe(0);
       expect(onVps("readlink /etc/localtime").stdout.trim()).toBe("/usr/share/zoneinfo/Etc/GMT+5");
 
@@ -262,7 +260,7 @@ describe("AC2: a faulty commit is rolled back through Git, traced by its correla
       saveEvidence("rollback", "rollback-pulumi.txt", rb.stdout + rb.stderr);
       expect(rb.status).toBe(0);
       expect(onVps("readlink /etc/localtime").stdout.trim()).toBe("/usr/share/zoneinfo/Etc/UTC");
-      const history = JSON.parse((await script("pulumi.sh", ["lab", "stack", "history", "--json"], env, work)).stdout) as Array<{ message: string; result: string }>;
+      const history = JSON.parse((await platform(["history", "lab", "--json"], env, work)).stdout) as Array<{ message: string; result: string }>;
       expect(history[0].message).toContain(`Correlation-Id: ${cid}`);
       expect(history[0].result).toBe("succeeded");
       expect(auditRecords(cid).find((r) => r.action === "rollback")).toMatchObject({ outcome: "succeeded", pulumi: "succeeded" });
@@ -273,7 +271,7 @@ describe("AC2: a faulty commit is rolled back through Git, traced by its correla
       run("bash", ["scripts/lab/git-server.sh", "push", "HEAD"]);
     }
     // This checkout's program again: nothing to change (the revert restored the same role content).
-    const gate = await script("pulumi.sh", ["lab", "preview", "--expect-no-changes"]);
+    const gate = await platform(["preview", "lab", "--expect-no-changes"]);
     expect(gate.status).toBe(0);
   });
 });

@@ -232,8 +232,6 @@ describe("faults: rows in PostgreSQL survive replays and restarts", () => {
     hostDirty = true;
     const work = operatorCheckout();
     const git = (args: string[]) => run("git", ["-C", work, "-c", "user.name=platform-test", "-c", "user.email=platform-test@lab.invalid", ...args]);
-    const sh = (script: string, args: string[], env: Record<string, string> = {}) =>
-      runAsync("bash", [path.join(work, "scripts", script), ...args], { env: { ...process.env, PLATFORM_LAB_DIR: labDir, ...env }, timeoutMs: 20 * 60 * 1000 });
     const maxConnections = () => psql("SHOW max_connections").stdout.trim();
     try {
       const defaults = path.join(work, "infra/ansible/roles/postgresql/defaults/main.yml");
@@ -241,7 +239,7 @@ describe("faults: rows in PostgreSQL survive replays and restarts", () => {
       expect(git(["commit", "-qam", "postgresql: faulty max_connections"]).status).toBe(0);
       const bad = git(["rev-parse", "HEAD"]).stdout.trim();
       const pid0 = mainPid();
-      const up = await sh("pulumi.sh", ["lab", "up", "--yes", "--skip-preview"]);
+      const up = await pulumiLab(["up"], { PLATFORM_LAB_DIR: labDir }, 20 * 60 * 1000, work);
       expect(up.status).toBe(0);
       expect(maxConnections()).toBe("42");
       const pid1 = mainPid();
@@ -276,14 +274,14 @@ describe("faults: two pulumi up at once", () => {
     const firstId = `test-concurrent-first-${stamp}`;
     const secondId = `test-concurrent-second-${stamp}`;
     // `up --refresh` checks every domain on the host (check mode) first: it holds the lock for a minute or more.
-    const first = pulumiLab(["up", "--refresh", "--yes", "--skip-preview"], { PLATFORM_CORRELATION_ID: firstId });
+    const first = pulumiLab(["up", "--refresh"], { PLATFORM_CORRELATION_ID: firstId });
     let firstDone = false;
     void first.then(() => (firstDone = true));
     const waited = await until(() => stackLocks().length > 0 || firstDone, "the first up to take the stack lock", 120_000, 100);
     expect(firstDone).toBe(false);
     const lock = stackLocks();
 
-    const second = await pulumiLab(["up", "--yes", "--skip-preview"], { PLATFORM_CORRELATION_ID: secondId }, 5 * 60 * 1000);
+    const second = await pulumiLab(["up"], { PLATFORM_CORRELATION_ID: secondId }, 5 * 60 * 1000);
     const stillLocked = stackLocks().length > 0 && !firstDone;
     const r1 = await first;
     const after = await stackState();

@@ -6,6 +6,7 @@
 // component: Application sync is asserted by its own tests (helpers: tests/support/cluster.ts).
 import { kubectl, ensureApiTunnel, labKubeconfig } from "../support/cluster";
 import { saveEvidence } from "../support/evidence";
+import { labGitPort } from "../../lib/labEnv";
 import { ansible, labEnv, onVps, recap, vpsAddress, waitFor } from "../support/lab";
 import { run } from "../support/tools";
 import { pinnedVersion } from "../../lib/versions";
@@ -103,7 +104,7 @@ describe("lab cluster: control plane and Argo CD runtime on the lab VPS", () => 
     expect(pushed.status).toBe(0);
     const sha = pushed.stdout.trim().split("\n").pop();
     // git-server.sh's port: LAB_GIT_PORT (an isolated lab's own), else git's 9418.
-    const r = onVps(`timeout 20 git ls-remote git://${labEnv.LAB_HOST_ADDR}:${process.env.LAB_GIT_PORT || "9418"}/platform.git refs/heads/main`);
+    const r = onVps(`timeout 20 git ls-remote git://${labEnv.LAB_HOST_ADDR}:${labGitPort(labEnv)}/platform.git refs/heads/main`);
     saveEvidence("lab-cluster", "git-ls-remote.txt", r.stdout + r.stderr);
     expect(r.status).toBe(0);
     expect(r.stdout.split(/\s+/)[0]).toBe(sha);

@@ -7,16 +7,17 @@
 //  - every file under evidence/ (Ansible run records and logs, Pulumi logs, test evidence),
 //  - every other lab file on the host (.lab/ except the VPS's own root file system, where the
 //    services need their secrets: PostgreSQL's password, wg0.key, the K3s token).
-// The lab stack is deployed first when its state is empty (`scripts/pulumi.sh lab up --yes
-// --skip-preview`). Failures name the secret and the file, never the value.
+// The lab stack is deployed first when its state is empty (`platform up lab`).
+// Failures name the secret and the file, never the value.
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { saveEvidence } from "../support/evidence";
+import { pulumiCli, pulumiLab } from "../support/faults";
 import { labDir } from "../support/lab";
-import { repoRoot, run, runAsync, toolchainPath } from "../support/tools";
+import { repoRoot, run, toolchainPath } from "../support/tools";
 
 jest.setTimeout(40 * 60 * 1000);
 
@@ -85,11 +86,7 @@ function searchFiles(files: string[], needles: Needle[]) {
   return { files: files.length, bytes, findings };
 }
 
-const pulumiLab = (args: string[]) =>
-  runAsync("bash", [path.join(repoRoot, "scripts/pulumi.sh"), "lab", ...args], {
-    env: { ...process.env, PLATFORM_EVIDENCE_DIR: evidenceRoot, PLATFORM_LAB_DIR: labDir },
-    timeoutMs: 30 * 60 * 1000,
-  });
+const platformLab = (args: string[]) => pulumiLab(args, { PLATFORM_EVIDENCE_DIR: evidenceRoot, PLATFORM_LAB_DIR: labDir });
 
 describe("no secret in clear: Pulumi state and outputs, evidence, logs", () => {
   let needles: Needle[] = [];
@@ -130,7 +127,7 @@ describe("no secret in clear: Pulumi state and outputs, evidence, logs", () => {
 
   it("the lab stack is deployed, so its state holds every secret-bearing resource (pulumi up when it is not)", async () => {
     const deployed = async () => {
-      const exp = await pulumiLab(["stack", "export"]);
+      const exp = await pulumiCli(["stack", "export"]);
       if (exp.status !== 0) return 0;
       return ((JSON.parse(exp.stdout) as { deployment: { resources?: unknown[] } }).deployment.resources ?? []).length;
     };
@@ -138,7 +135,7 @@ describe("no secret in clear: Pulumi state and outputs, evidence, logs", () => {
     summary.deployment = { resourcesBefore: before };
     if (before <= 1) {
       // Nothing deployed on this lab yet (or the VPS was recreated and the stack started over).
-      const up = await pulumiLab(["up", "--yes", "--skip-preview"]);
+      const up = await platformLab(["up"]);
       summary.up = { status: up.status, tail: (up.stdout + up.stderr).split("\n").slice(-12) };
       expect(up.status).toBe(0);
     }
@@ -146,7 +143,7 @@ describe("no secret in clear: Pulumi state and outputs, evidence, logs", () => {
   });
 
   it("stack outputs (stack output --json, no --show-secrets) hold no secret", async () => {
-    const out = await pulumiLab(["stack", "output", "--json"]);
+    const out = await pulumiCli(["stack", "output", "--json"]);
     expect(out.status).toBe(0);
     const outputs = JSON.parse(out.stdout) as Record<string, unknown>;
     summary.outputs = { names: Object.keys(outputs) };
@@ -155,7 +152,7 @@ describe("no secret in clear: Pulumi state and outputs, evidence, logs", () => {
   });
 
   it("the raw state (stack export, every file under .lab/pulumi-state) holds no secret, and does hold encrypted secrets", async () => {
-    const exp = await pulumiLab(["stack", "export"]);
+    const exp = await pulumiCli(["stack", "export"]);
     expect(exp.status).toBe(0);
     const state = JSON.parse(exp.stdout) as { deployment: { resources?: unknown[] } };
     const resources = state.deployment.resources ?? [];

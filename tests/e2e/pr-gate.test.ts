@@ -96,7 +96,7 @@ let before: { state: Record<string, string>; host: Record<string, string>; live:
 
 beforeAll(async () => {
   const st = run("bash", ["scripts/lab/status.sh"]);
-  if (st.status !== 0) throw new Error(`the lab is not up (bash scripts/deploy.sh): ${st.stdout}`);
+  if (st.status !== 0) throw new Error(`the lab is not up (npx platform deploy lab): ${st.stdout}`);
   ensureApiTunnel();
   // The lab as after the main command: this checkout's HEAD published and deployed, apps Synced.
   expect(run("bash", ["scripts/lab/git-server.sh", "push", "HEAD"]).status).toBe(0);

@@ -1,18 +1,20 @@
-// The real Pulumi engine on the lab stack: `up` converges every domain, the next preview is the
+// The real Pulumi engine on the lab stack, through `platform up | preview | refresh | history`:
+// `up` converges every domain, the next preview is the
 // no-change gate, an edit to one role previews as that one domain, and refresh sees host drift.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { saveEvidence } from "../support/evidence";
-import { onVps } from "../support/lab";
+import { labDir, onVps } from "../support/lab";
 import { repoRoot, run, runAsync } from "../support/tools";
 
 jest.setTimeout(40 * 60 * 1000);
 
-const pulumiLab = (args: string[], root = repoRoot, env: Record<string, string> = {}) =>
-  runAsync("bash", [path.join(root, "scripts/pulumi.sh"), "lab", ...args], {
+/** `platform COMMAND lab ARGS...` of the checkout `root` (cli/platform.js, the operator's command). */
+const pulumiLab = ([command, ...args]: string[], root = repoRoot, env: Record<string, string> = {}) =>
+  runAsync(path.join(root, "cli/platform.js"), [command, "lab", ...args], {
     cwd: root,
-    env: { ...process.env, PLATFORM_EVIDENCE_DIR: path.join(repoRoot, "evidence"), PLATFORM_LAB_DIR: path.join(repoRoot, ".lab"), ...env },
+    env: { ...process.env, PLATFORM_EVIDENCE_DIR: path.join(repoRoot, "evidence"), PLATFORM_LAB_DIR: labDir, ...env },
     timeoutMs: 30 * 60 * 1000,
   });
 
@@ -26,35 +28,23 @@ function projectCopy(): string {
     fs.copyFileSync(path.join(repoRoot, f), path.join(dir, f));
   }
   fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(dir, "node_modules"));
-  fs.symlinkSync(path.join(repoRoot, ".lab"), path.join(dir, ".lab"));
+  if (fs.existsSync(path.join(repoRoot, ".lab"))) fs.symlinkSync(path.join(repoRoot, ".lab"), path.join(dir, ".lab"));
   return dir;
 }
 
-type Step = { op: string; urn: string };
-/** "op name" of every resource a `preview --json` plans to change. */
-const changedResources = (previewJson: string) =>
-  (JSON.parse(previewJson) as { steps: Step[] }).steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn.split("::").pop()}`);
-/** The resource changes an `up --json` (a stream of engine events) reports in its summary. */
-const upSummary = (events: string) => {
-  const summary = events
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as { summaryEvent?: { resourceChanges: Record<string, number> } })
-    .find((e) => e.summaryEvent);
-  if (!summary) throw new Error("no summary event in the up output");
-  return summary.summaryEvent!.resourceChanges;
-};
-/** Names of the resources a text `refresh --preview-only --diff` shows as updated. */
-const refreshUpdates = (text: string) =>
-  [...text.matchAll(/\(update\)\n(?:\s+\[id=[^\]]*\]\n)?\s+\[urn=[^\]]*::([^\]:]+)\]/g)].map((m) => m[1]);
+/** The JSON report of a stack command (cli/commands/stack.ts). */
+type Report = { outcome: string; changed: number; resourceChanges: Record<string, number>; steps: Array<{ op: string; name: string; diffs: string[]; changedTasks?: string[] }> };
+const report = (stdout: string) => JSON.parse(stdout) as Report;
+/** "op name" of every resource a report says changes. */
+const changedResources = (stdout: string) => report(stdout).steps.filter((s) => !s.name.match(/^(base|ssh|firewall|vpn|postgresql|k3s)$/)).map((s) => `${s.op} ${s.name}`);
 
 describe("Pulumi on the lab stack (real engine, real Ansible, lab VPS)", () => {
   it("pulumi up converges every domain, with the correlation id in the stack history", async () => {
     const cid = `test-up-${Date.now()}`;
-    const up = await pulumiLab(["up", "--yes", "--skip-preview"], repoRoot, { PLATFORM_CORRELATION_ID: cid });
+    const up = await pulumiLab(["up"], repoRoot, { PLATFORM_CORRELATION_ID: cid });
     saveEvidence("pulumi-lab", "up.txt", up.stdout + up.stderr);
     expect(up.status).toBe(0);
-    const history = await pulumiLab(["stack", "history", "--json"]);
+    const history = await pulumiLab(["history", "--json"]);
     const updates = JSON.parse(history.stdout) as Array<{ message: string; result: string }>;
     expect(updates[0].message).toContain(`Correlation-Id: ${cid}`);
     expect(updates[0].result).toBe("succeeded");
@@ -73,10 +63,10 @@ describe("Pulumi on the lab stack (real engine, real Ansible, lab VPS)", () => {
     const gate = await pulumiLab(["preview", "--expect-no-changes"]);
     saveEvidence("pulumi-lab", "preview-after-up.txt", gate.stdout + gate.stderr);
     expect(gate.status).toBe(0);
-    const again = await pulumiLab(["up", "--yes", "--skip-preview", "--json"]);
+    const again = await pulumiLab(["up", "--json"]);
     saveEvidence("pulumi-lab", "second-up.json", again.stdout);
     expect(again.status).toBe(0);
-    expect(Object.keys(upSummary(again.stdout))).toEqual(["same"]);
+    expect(Object.keys(report(again.stdout).resourceChanges)).toEqual(["same"]);
   });
 
   it("previews an edit to one role's template as exactly that domain's resource", async () => {
@@ -98,19 +88,21 @@ describe("Pulumi on the lab stack (real engine, real Ansible, lab VPS)", () => {
 
   it("sees host drift through a read-only refresh, and up --refresh remediates it", async () => {
     expect(onVps("systemctl stop postgresql@15-main").status).toBe(0);
-    const refresh = await pulumiLab(["refresh", "--preview-only", "--expect-no-changes", "--diff"]);
-    saveEvidence("pulumi-lab", "refresh-drifted.txt", refresh.stdout + refresh.stderr);
+    const refresh = await pulumiLab(["refresh", "--preview-only", "--expect-no-changes", "--diff", "--json"]);
+    saveEvidence("pulumi-lab", "refresh-drifted.json", refresh.stdout + refresh.stderr);
     expect(refresh.status).toBe(7);
-    expect(refreshUpdates(refresh.stdout)).toEqual(["postgresql-run"]);
-    expect(refresh.stdout).toMatch(/hostInSync\s*: true => false/);
-    expect(refresh.stdout).toContain("postgresql : Keep PostgreSQL enabled and running");
+    // The drifted domain's run, and why: its check found the host out of sync (hostInSync true => false).
+    expect(changedResources(refresh.stdout)).toEqual(["update postgresql-run"]);
+    expect(report(refresh.stdout).steps.find((s) => s.name === "postgresql-run")?.diffs).toContain("hostInSync");
+    // The check run names the task that would change (the refreshed run's lastCheck).
+    expect(report(refresh.stdout).steps.find((s) => s.name === "postgresql-run")?.changedTasks).toContain("postgresql : Keep PostgreSQL enabled and running");
 
     // The remediation of the one drifted domain (docs/runbooks/drift-detected.md): `up --refresh`
     // targeted at its resource; the refresh above already read the other domains as unchanged.
-    const fix = await pulumiLab(["up", "--refresh", "--target", "**postgresql-run", "--yes", "--skip-preview"]);
-    saveEvidence("pulumi-lab", "up-refresh.txt", fix.stdout + fix.stderr);
+    const fix = await pulumiLab(["up", "--refresh", "--target", "**postgresql-run", "--json"]);
+    saveEvidence("pulumi-lab", "up-refresh.json", fix.stdout + fix.stderr);
     expect(fix.status).toBe(0);
-    expect(fix.stdout).toMatch(/postgresql-run\s+updat/);
+    expect(changedResources(fix.stdout)).toContain("update postgresql-run");
     expect(onVps("systemctl is-active postgresql@15-main").stdout.trim()).toBe("active");
     const clean = await pulumiLab(["refresh", "--preview-only", "--expect-no-changes", "--target", "**postgresql-run"]);
     expect(clean.status).toBe(0);

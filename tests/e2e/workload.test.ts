@@ -21,8 +21,6 @@ jest.setTimeout(30 * 60 * 1000);
 
 const labRemote = path.join(labDir, "git", "platform.git");
 const git = (args: string[], cwd = repoRoot) => run("git", args, { cwd, timeoutMs: 60_000 });
-const script = (name: string, args: string[], env: Record<string, string> = {}) =>
-  runAsync("bash", [path.join(repoRoot, "scripts", name), ...args], { env: { ...process.env, ...env }, timeoutMs: 20 * 60 * 1000 });
 const platform = (args: string[], env: Record<string, string> = {}) =>
   runAsync(path.join(repoRoot, "cli/platform.js"), args, { cwd: repoRoot, env: { ...process.env, ...env }, timeoutMs: 20 * 60 * 1000 });
 const commitAs = ["-c", "user.name=platform-test", "-c", "user.email=platform-test@lab.invalid"];
@@ -37,7 +35,7 @@ beforeAll(async () => {
   const st = run("bash", ["scripts/lab/status.sh"]);
   if (st.status !== 0) throw new Error(`the lab is not up (run scripts/lab/up.sh): ${st.stdout}`);
   expect(run("bash", ["scripts/lab/git-server.sh", "push", "HEAD"]).status).toBe(0);
-  const up = await script("pulumi.sh", ["lab", "up", "--yes", "--skip-preview"]);
+  const up = await platform(["up", "lab"]);
   if (up.status !== 0) throw new Error(`pulumi up failed:\n${up.stderr.slice(-3000)}`);
   head = git(["rev-parse", "HEAD"]).stdout.trim();
   for (const app of ["root", ...childApps()]) await waitForApp(app, { sync: "Synced", health: "Healthy", revision: head }, { timeoutMs: 300_000 });

@@ -1,6 +1,6 @@
 // The order of the end-to-end files on the one shared lab. Each file sets up what it needs, but the
 // order still matters for what each proves: the first converge happens on the fresh VPS, the main
-// command (deploy.sh) runs before the GitOps tests, the teardown test runs on its own isolated lab,
+// command (platform deploy) runs before the GitOps tests, the teardown test runs on its own isolated lab,
 // and the secret grep runs last, over the evidence every other file has written.
 const Sequencer = require("@jest/test-sequencer").default;
 

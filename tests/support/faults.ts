@@ -1,11 +1,12 @@
 // Helpers for the fault and bad-input tests (tests/e2e/faults.test.ts, bad-input.test.ts): the lab
-// stack through scripts/pulumi.sh, Ansible aimed at this lab's VPS (the default one or an isolated
+// stack through the `platform` command (and its state read through the Automation API), Ansible aimed at this lab's VPS (the default one or an isolated
 // second lab: LAB_VPS_ADDR), and fingerprints of the host and of the stack state taken before and
 // after, to prove that something changed nothing. Every wait is bounded; traffic goes only to the
 // lab's addresses.
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { openWorkspace, prepareStackEnv } from "../../lib/pulumiEnv";
 import { ansible, AnsibleResult, labDir, onVps, vpsAddress } from "./lab";
 import { repoRoot, run, runAsync } from "./tools";
 
@@ -26,9 +27,32 @@ export function ansibleToolsPath(): string {
   return `${ansiblePath}:${process.env.PATH}`;
 }
 
-/** scripts/pulumi.sh lab ARGS, in the environment of this test run (PLATFORM_LAB_DIR, LAB_* and evidence folder included). */
-export function pulumiLab(args: string[], env: Record<string, string> = {}, timeoutMs = 30 * 60 * 1000) {
-  return runAsync("bash", [path.join(repoRoot, "scripts/pulumi.sh"), "lab", ...args], { env: { ...process.env, ...env }, timeoutMs });
+/** `platform COMMAND lab ARGS...` (e.g. ["up", "--refresh"]), in the environment of this test run (PLATFORM_LAB_DIR, LAB_* and evidence folder included). */
+export function pulumiLab(args: string[], env: Record<string, string> = {}, timeoutMs = 30 * 60 * 1000, root = repoRoot) {
+  const [command, ...rest] = args;
+  return runAsync(path.join(root, "cli/platform.js"), [command, "lab", ...rest], { cwd: root, env: { ...process.env, ...env }, timeoutMs });
+}
+
+/**
+ * The pinned Pulumi CLI on the lab stack, for a test that inspects the state (`stack export`,
+ * `stack output --json`): the SDK's command runner in the lab's environment (lib/pulumiEnv.ts).
+ * Never --show-secrets. Not an operator command: the operator uses `platform`.
+ */
+export async function pulumiCli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  if (args.includes("--show-secrets")) throw new Error("tests never read secrets in clear");
+  const se = prepareStackEnv("lab", repoRoot, process.env);
+  try {
+    const ws = await openWorkspace(se);
+    type Runner = { run(a: string[], cwd: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> };
+    try {
+      const r = await (ws.pulumiCommand as unknown as Runner).run([...args, "--stack", "lab"], repoRoot, se.envVars);
+      return { status: r.code, stdout: r.stdout, stderr: r.stderr };
+    } catch (e) {
+      return { status: 1, stdout: "", stderr: e instanceof Error ? e.message : String(e) };
+    }
+  } finally {
+    se.cleanup();
+  }
 }
 
 /** The lab stack's state, reduced to what an update would change: each resource (type, URN, hash of inputs and outputs) and the update history. */
@@ -38,13 +62,13 @@ export interface StackState {
   lastUpdate?: { version?: number; result?: string; message?: string };
 }
 export async function stackState(): Promise<StackState> {
-  const exp = await pulumiLab(["stack", "export"], {}, 5 * 60 * 1000);
+  const exp = await pulumiCli(["stack", "export"]);
   if (exp.status !== 0) throw new Error(`pulumi stack export failed (${exp.status}): ${exp.stderr}`);
   const state = JSON.parse(exp.stdout) as { deployment?: { resources?: Array<{ urn: string; type: string; inputs?: unknown; outputs?: unknown }> } };
   const hash = (v: unknown) => crypto.createHash("sha256").update(JSON.stringify(v ?? null)).digest("hex").slice(0, 16);
   const resources = (state.deployment?.resources ?? []).map((r) => `${r.type} ${r.urn} in:${hash(r.inputs)} out:${hash(r.outputs)}`).sort();
-  const hist = await pulumiLab(["stack", "history", "--json", "--page-size", "1000000"], {}, 5 * 60 * 1000);
-  if (hist.status !== 0) throw new Error(`pulumi stack history failed (${hist.status}): ${hist.stderr}`);
+  const hist = await pulumiLab(["history", "--json"], {}, 5 * 60 * 1000);
+  if (hist.status !== 0) throw new Error(`platform history failed (${hist.status}): ${hist.stderr}`);
   const updates = (JSON.parse(hist.stdout || "[]") ?? []) as Array<{ version?: number; result?: string; message?: string }>;
   const last = updates[0];
   return { resources, updates: updates.length, lastUpdate: last && { version: last.version, result: last.result, message: last.message } };
@@ -105,7 +129,7 @@ export async function ensureHostConverged(criterion: string): Promise<void> {
 export async function ensureStackInSync(): Promise<void> {
   const gate = await pulumiLab(["preview", "--expect-no-changes"]);
   if (gate.status === 0) return;
-  const up = await pulumiLab(["up", "--yes", "--skip-preview"]);
+  const up = await pulumiLab(["up"]);
   if (up.status !== 0) throw new Error(`pulumi up failed (${up.status}):\n${(up.stdout + up.stderr).slice(-3000)}`);
   const again = await pulumiLab(["preview", "--expect-no-changes"]);
   if (again.status !== 0) throw new Error(`the lab stack is not in sync after up (${again.status}):\n${(again.stdout + again.stderr).slice(-3000)}`);

@@ -3,19 +3,13 @@
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
+import { labDirOf, labEnv as readLabEnv } from "../../lib/labEnv";
 import { evidenceDir } from "./evidence";
 import { repoRoot, run, runAsync } from "./tools";
 
-/** The lab's names and addresses, from the one file that defines them. */
-export const labEnv: Record<string, string> = Object.fromEntries(
-  fs
-    .readFileSync(path.join(repoRoot, "scripts/lab/lab.env"), "utf8")
-    .split("\n")
-    .map((l) => /^([A-Z_]+)=(.*)$/.exec(l.trim()))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => [m[1], process.env[m[1]] ?? m[2]]),
-);
-export const labDir = process.env.PLATFORM_LAB_DIR ?? path.join(repoRoot, ".lab");
+/** The lab's names and addresses (lib/labEnv.ts: scripts/lab/lab.env, LAB_* in the environment win). */
+export const labEnv: Record<string, string> = readLabEnv(repoRoot);
+export const labDir = labDirOf(repoRoot);
 export const vpsAddress = labEnv.LAB_VPS_ADDR;
 
 let ansibleBin: string | undefined;

@@ -1,4 +1,4 @@
-// prepareStackEnv on a lab whose stack deploy.sh has not created yet: refused for the engine,
+// prepareStackEnv on a lab whose stack `platform deploy` has not created yet: refused for the engine,
 // accepted (config copy without a salt) for a caller that runs no engine (drift's host layer).
 import * as fs from "fs";
 import * as os from "os";
@@ -14,7 +14,7 @@ describe("prepareStackEnv before the lab stack exists", () => {
 
   it("refuses a caller that runs the engine, naming the fix", () => {
     expect(() => prepareStackEnv("lab", root, { ...process.env, PLATFORM_LAB_DIR: lab }, { tools: false })).toThrow(StackEnvError);
-    expect(() => prepareStackEnv("lab", root, { ...process.env, PLATFORM_LAB_DIR: lab }, { tools: false })).toThrow(/bash scripts\/deploy.sh creates it/);
+    expect(() => prepareStackEnv("lab", root, { ...process.env, PLATFORM_LAB_DIR: lab }, { tools: false })).toThrow(/platform deploy lab creates it/);
   });
 
   it("gives a caller that runs no engine the lab's config copy, without a salt", () => {

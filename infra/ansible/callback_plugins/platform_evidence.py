@@ -16,7 +16,9 @@ description:
     diff is recorded (headers and a few changed lines, truncated). Results of no_log tasks never
     contribute content, and lines that look like secrets are redacted.
   - The correlation id comes from C(PLATFORM_CORRELATION_ID), or the extra var
-    C(platform_correlation_id), or is generated; it is printed once at playbook start.
+    C(platform_correlation_id), made by the one generator (lib/operator/correlation.ts, used by
+    the platform command and the program's runs); a run by hand without one is recorded as
+    C(uncorrelated). It is printed once at playbook start.
 requirements:
   - enabled in ansible.cfg (callbacks_enabled = platform_evidence)
 """
@@ -27,7 +29,6 @@ import json
 import os
 import re
 import time
-import uuid
 
 from ansible import context
 from ansible.playbook.handler import Handler
@@ -261,7 +262,8 @@ class CallbackModule(CallbackBase):
         if not self.correlation_id:
             self.correlation_id = self._extra_var_cid(getattr(playbook, "_loader", None))
         if not self.correlation_id:
-            self.correlation_id = "local-" + uuid.uuid4().hex[:12]
+            # Not an operator action: ids are made in one place (lib/operator/correlation.ts).
+            self.correlation_id = "uncorrelated"
         self._announce()
 
     def v2_playbook_on_play_start(self, play):

@@ -1,24 +1,17 @@
-// The lab stack's config copy (scripts/lib/lab_stack_config.py, run by scripts/lib/pulumi-env.sh)
-// follows the lab it runs against: the default lab gets the committed Pulumi.lab.yaml byte for
+// The lab stack's config copy (lib/labStackConfig.ts, written by lib/pulumiEnv.ts) follows the
+// lab it runs against: the default lab gets the committed Pulumi.lab.yaml byte for
 // byte, an isolated second lab (PLATFORM_LAB_DIR and LAB_* in the environment) its own paths and
 // addresses, and the flag that lets its hostAddress differ from the lab inventory's ansible_host.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { repoRoot, run } from "../support/tools";
+import { committedLabEnv } from "../../lib/labEnv";
+import { labStackConfigText } from "../../lib/labStackConfig";
 
-/** lab.env as committed (not the environment's overrides). */
-const committedLabEnv: Record<string, string> = Object.fromEntries(
-  fs
-    .readFileSync(path.join(repoRoot, "scripts/lab/lab.env"), "utf8")
-    .split("\n")
-    .map((l) => /^(LAB_[A-Z0-9_]+)=(.*)$/.exec(l.trim()))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => [m[1], m[2]]),
-);
-const VPS = committedLabEnv.LAB_VPS_ADDR;
-const HOST = committedLabEnv.LAB_HOST_ADDR;
+const repoRoot = path.resolve(__dirname, "../..");
+const VPS = committedLabEnv(repoRoot).LAB_VPS_ADDR;
+const HOST = committedLabEnv(repoRoot).LAB_HOST_ADDR;
 
 /** The environment without any lab override (whatever the shell running jest exported). */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -27,9 +20,7 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 function copyOf(source: string, labDir: string, env: NodeJS.ProcessEnv): string {
-  const r = run("python3", [path.join(repoRoot, "scripts/lib/lab_stack_config.py"), source, labDir, repoRoot], { env });
-  if (r.status !== 0) throw new Error(`lab_stack_config.py failed: ${r.stderr}`);
-  return r.stdout;
+  return labStackConfigText(source, repoRoot, { ...env, PLATFORM_LAB_DIR: labDir });
 }
 
 const isolated = { LAB_VPS_ADDR: "10.213.7.10", LAB_HOST_ADDR: "10.213.7.1" };
@@ -84,6 +75,11 @@ describe("the lab stack's config copy", () => {
     expect(out).toContain("platform:sshPrivateKeyPath: /tmp/plab-y/ssh/id_ed25519");
     expect(out).toContain(`platform:hostAddress: ${VPS}\n`);
     expect(out).not.toContain("hostAddressOverridesInventory");
+  });
+
+  it("moves git:// URLs to LAB_GIT_PORT", () => {
+    const out = copyOf(fixture, path.join(repoRoot, ".lab"), cleanEnv({ LAB_GIT_PORT: "9511" }));
+    expect(out).toContain(`platform:gitopsRepoUrl: git://${HOST}:9511/platform.git`);
   });
 
   it("leaves no default-lab path or address in the committed file's isolated copy", () => {
