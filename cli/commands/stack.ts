@@ -168,7 +168,7 @@ export async function operate(kind: Kind, argv: string[], deps: StackDeps): Prom
   const { flags, rest } = parseFlags(kind, argv, FLAGS[kind] as FlagSpec);
   const f = flags as Record<string, string | boolean | undefined>;
   const stack = stackOperand(kind, rest);
-  const { correlationId: correlationIdOf, engineConfigSource, oneErrorLine, progressFromEvents, readPlatformConfig, reportFromEvents, updateMessage } = load();
+  const { correlationId: correlationIdOf, engineConfigSource, evidenceRoot, oneErrorLine, progressFromEvents, readPlatformConfig, reportFromEvents, updateMessage } = load();
   const cid = correlationIdOf(deps.env);
   const expectNoChanges = f["expect-no-changes"] === true;
   const previewOnly = kind === "preview" || f["preview-only"] === true;
@@ -221,7 +221,7 @@ export async function operate(kind: Kind, argv: string[], deps: StackDeps): Prom
     } catch (e) {
       return refuse(oneErrorLine([], e));
     }
-    const evidence = deps.env.PLATFORM_EVIDENCE_DIR || config.evidenceDir;
+    const evidence = evidenceRoot(deps.root, deps.env, config.evidenceDir);
     fs.mkdirSync(evidence, { recursive: true });
     const logFile = path.join(evidence, `pulumi-${stack}-${kind === "deploy" ? "up" : kind}-${cid}.log`);
     report.log = relToRoot(deps.root, logFile);

@@ -4,7 +4,7 @@
 import * as path from "path";
 import { ALL_DOMAINS } from "../../lib/domains";
 import { saveEvidence } from "../support/evidence";
-import { ansible, fileSnapshot, onVps, recap, serviceSnapshot, snapshotDiff, tcpProbe, vpsAddress } from "../support/lab";
+import { ansible, fileSnapshot, onVps, recap, serviceSnapshot, snapshotDiff, tcpProbe, vpsAddress, waitServicesSettled } from "../support/lab";
 import { repoRoot, run, runAsync } from "../support/tools";
 
 jest.setTimeout(30 * 60 * 1000);
@@ -48,6 +48,7 @@ describe("Story 1.2: idempotence and tags, on the lab VPS", () => {
   });
 
   it("AC1: an immediate replay reports changed=0 failed=0, restarts no service and fails no probe", async () => {
+    const settled = waitServicesSettled();
     const servicesBefore = serviceSnapshot();
     const ssh = tcpProbe(vpsAddress, 22, { expect: /^SSH-2\.0/ });
     const pg = postgresProbe();
@@ -55,7 +56,7 @@ describe("Story 1.2: idempotence and tags, on the lab VPS", () => {
     const [sshStats, pgStats] = [await ssh.stop(), await pg.stop()];
     const servicesAfter = serviceSnapshot();
     const totals = recap(r.output);
-    saveEvidence("ac1-replay", "result.json", { status: r.status, totals, sshStats, pgStats, servicesBefore, servicesAfter, durationMs: r.durationMs });
+    saveEvidence("ac1-replay", "result.json", { status: r.status, totals, sshStats, pgStats, servicesBefore, servicesAfter, settled, durationMs: r.durationMs });
 
     expect(r.status).toBe(0);
     expect(totals).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });

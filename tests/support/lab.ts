@@ -108,6 +108,25 @@ export function serviceSnapshot(): Record<string, string> {
   return Object.fromEntries(r.stdout.trim().split("\n").map((l) => [l.split(" ")[0], l.slice(l.indexOf(" ") + 1).trim()]));
 }
 
+/**
+ * Waits (bounded) until no managed service is between states and the kubelet, when the lab node
+ * runs one, answers its health check: a kubelet that is still starting after the first converge
+ * (its Restart=always retries while containerd and the API settle) would otherwise be caught
+ * "activating" and counted as a restart by the replay that follows. Returns what it waited for.
+ */
+export function waitServicesSettled(timeoutMs = 120_000): { waitedMs: number; polls: number } {
+  const started = Date.now();
+  const probe = `for u in ${managedServices.join(" ")}; do s=$(systemctl show -p ActiveState --value "$u"); case "$s" in activating|deactivating|reloading) echo "$u $s"; exit 1;; esac; done; ` +
+    `if systemctl cat kubelet.service >/dev/null 2>&1; then curl -fsS --max-time 2 http://127.0.0.1:10248/healthz >/dev/null || { echo "kubelet healthz not ok"; exit 1; }; fi`;
+  for (let polls = 1; polls <= 120; polls++) {
+    const r = onVps(probe, 30_000);
+    if (r.status === 0) return { waitedMs: Date.now() - started, polls };
+    if (Date.now() - started > timeoutMs) throw new Error(`services not settled after ${timeoutMs / 1000}s: ${r.stdout.trim()} ${r.stderr.trim()}`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+  }
+  throw new Error("services not settled after 120 polls");
+}
+
 /** sha256 of every file under the given roots on the VPS (paths matching `exclude` left out). */
 export function fileSnapshot(roots: string[], exclude: RegExp[] = []): Record<string, string> {
   const r = onVps(`find ${roots.join(" ")} -xdev -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum`, 300_000);
