@@ -14,6 +14,15 @@ import * as fs from "fs";
 import * as path from "path";
 import { committedLabEnv, labDirOf, labEnv, labGitPort } from "./labEnv";
 
+/** The real path when it exists (symlinks followed), else the resolved one. */
+const realOrResolved = (p: string) => {
+  try {
+    return fs.realpathSync(path.resolve(p));
+  } catch {
+    return path.resolve(p);
+  }
+};
+
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 export function labStackConfigText(source: string, root: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -37,7 +46,9 @@ export function labStackConfigText(source: string, root: string, env: NodeJS.Pro
   const gitPort = labGitPort(effective);
   if (gitPort !== "9418") text = text.replace(/(git:\/\/[^/\s:]+):9418\//g, `$1:${gitPort}/`);
 
-  if (path.resolve(labDir) !== path.resolve(root, ".lab")) {
+  // Compared through symlinks: a project copy whose `.lab` links to the default lab (the e2e's
+  // scratch checkouts) runs against that same lab and keeps the committed relative values.
+  if (realOrResolved(labDir) !== realOrResolved(path.join(root, ".lab"))) {
     // `platform:key: .lab/...` (plain or quoted): the default lab's directory, relative to the project.
     const dir = labDir.replace(/\/+$/, "");
     text = text.replace(/^([ \t]*[\w-]+:[\w-]+:[ \t]*["']?)\.lab(?=[/"'\s]|$)/gm, (_m, head: string) => head + dir);

@@ -52,6 +52,17 @@ describe("the lab stack's config copy", () => {
     expect(copyOf(fixture, path.join(repoRoot, ".lab"), cleanEnv({ LAB_VPS_ADDR: VPS }))).toBe(fs.readFileSync(fixture, "utf8"));
   });
 
+  it("keeps the committed values for a project copy whose .lab links to the default lab (the e2e's scratch checkouts)", () => {
+    const copy = fs.mkdtempSync(path.join(work, "copy-"));
+    const lab = fs.mkdtempSync(path.join(work, "lab-"));
+    fs.symlinkSync(lab, path.join(copy, ".lab"));
+    fs.mkdirSync(path.join(copy, "scripts/lab"), { recursive: true });
+    fs.copyFileSync(path.join(repoRoot, "scripts/lab/lab.env"), path.join(copy, "scripts/lab/lab.env"));
+    expect(labStackConfigText(fixture, copy, { ...cleanEnv(), PLATFORM_LAB_DIR: lab })).toBe(fs.readFileSync(fixture, "utf8"));
+    // A lab elsewhere is still followed.
+    expect(labStackConfigText(fixture, copy, { ...cleanEnv(), PLATFORM_LAB_DIR: path.join(work, "other-lab") })).toContain(`sshPrivateKeyPath: ${path.join(work, "other-lab")}/ssh/id_ed25519`);
+  });
+
   it("follows an isolated lab: its directory, its VPS and host addresses, and the override flag", () => {
     const out = copyOf(fixture, "/tmp/plab-x", cleanEnv({ ...isolated, PLATFORM_LAB_DIR: "/tmp/plab-x" }));
     const cfg = (parseYaml(out) as { config: Record<string, string> }).config;
