@@ -24,9 +24,16 @@ export function gitRemote(): GitRemote & { cleanup(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "platform-drift-git-"));
   const init = git(["init", "-q", "--bare", dir]);
   const fetched = new Map<string, Promise<void>>();
+  // Fetches into the one repository run one after another: two shallow fetches at once collide on
+  // its shallow.lock ("remove the file manually to continue"), which the apps' parallel reports hit.
+  let queue: Promise<unknown> = init;
   const fetch = (url: string, sha: string) => {
     const key = `${url} ${sha}`;
-    if (!fetched.has(key)) fetched.set(key, init.then(() => git(["--git-dir", dir, "fetch", "-q", "--depth", "1", url, sha])).then(() => undefined));
+    if (!fetched.has(key)) {
+      const run = queue.then(() => git(["--git-dir", dir, "fetch", "-q", "--depth", "1", url, sha])).then(() => undefined);
+      queue = run.catch(() => undefined);
+      fetched.set(key, run);
+    }
     return fetched.get(key)!;
   };
   return {
