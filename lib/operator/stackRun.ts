@@ -126,7 +126,11 @@ export function oneErrorLine(events: EngineEvent[], thrown: unknown): string {
   if (config) return config[0].trim();
   // The SDK's CommandError: "code: N\n stdout: ...\n stderr: ...": the CLI's own "error: ..." line.
   const line = errorFromEvents(events) ?? /(?:^|\s)error: (.+)/m.exec(thrownText)?.[1].trim() ?? thrownText.split("\n").map((l) => l.trim()).find(Boolean);
-  return (line ?? "the operation failed").replace(/^(\w*Error: )?(error serializing property [^:]+: )+/, "").replace(/^\w*Error: /, "");
+  const first = (line ?? "the operation failed").replace(/^(\w*Error: )?(error serializing property [^:]+: )+/, "").replace(/^\w*Error: /, "");
+  // A held state lock: the CLI names the lock and its holder on the next line; the operator needs
+  // both (which process to wait for, or what `platform cancel` would remove) in the one line.
+  const holder = /currently locked/.test(first) ? /([0-9a-f-]{36}\.json)[^:\s]*: (created by [^\n]+)/.exec(text) : null;
+  return holder ? `${first} Lock ${holder[1]}, ${holder[2].trim()}.` : first;
 }
 
 /** Progress lines from engine events: a line when a resource step starts and when it is done (with its duration). */

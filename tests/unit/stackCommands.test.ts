@@ -296,6 +296,17 @@ describe("engine events", () => {
     expect(oneErrorLine([d], new Error("x"))).toBe("the lab VPS is unreachable");
   });
 
+  it("oneErrorLine names a held state lock and its holder in the one line", () => {
+    const thrown = new Error(
+      "code: 255\n stdout: \n stderr: error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.\n" +
+        "  file:///w/.lab/pulumi-state/.pulumi/locks/organization/platform/lab/5383642e-506a-400d-8a94-6fb6a073e052.json?no_tmp_dir=true: created by root@vm (pid 2347) at 2026-12-06T20:25:18Z\n",
+    );
+    const line = oneErrorLine([], thrown);
+    expect(line.split("\n")).toHaveLength(1);
+    expect(line).toMatch(/^the stack is currently locked by 1 lock\(s\)/);
+    expect(line).toContain("Lock 5383642e-506a-400d-8a94-6fb6a073e052.json, created by root@vm (pid 2347) at 2026-12-06T20:25:18Z.");
+  });
+
   it("progressFromEvents prints a start and a done line per changing step", () => {
     const lines: string[] = [];
     let t = 0;
