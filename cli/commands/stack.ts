@@ -273,6 +273,22 @@ export async function operate(kind: Kind, argv: string[], deps: StackDeps): Prom
   }
 }
 
+/**
+ * Every update, page by page: the CLI returns only the newest 10 without --page-size, and the SDK
+ * passes a page size only when it is not 0. Bounded: at most HISTORY_PAGES pages.
+ */
+const HISTORY_PAGE = 100;
+const HISTORY_PAGES = 1000;
+async function allUpdates(engine: EngineStack) {
+  const all = [];
+  for (let page = 1; page <= HISTORY_PAGES; page++) {
+    const batch = await engine.history(HISTORY_PAGE, page, false);
+    all.push(...batch);
+    if (batch.length < HISTORY_PAGE) return all;
+  }
+  throw new Error(`the stack history has more than ${HISTORY_PAGE * HISTORY_PAGES} updates: use --limit`);
+}
+
 /** `platform history`: the stack's updates from the structured history, never with --show-secrets. */
 export async function history(argv: string[], deps: StackDeps): Promise<number> {
   const { flags, rest } = parseFlags("history", argv, FLAGS.history);
@@ -284,7 +300,7 @@ export async function history(argv: string[], deps: StackDeps): Promise<number> 
   try {
     opened = await deps.open(stack, { create: false, correlationId: correlationIdOf(deps.env) });
     // showSecrets false: the SDK's history() adds --show-secrets unless told not to.
-    const updates = await opened.engine.history(limit, limit ? 1 : undefined, false);
+    const updates = limit ? await opened.engine.history(limit, 1, false) : await allUpdates(opened.engine);
     const rows = updates.map((u) => ({ version: u.version, kind: u.kind, result: u.result, startTime: u.startTime, endTime: u.endTime, message: u.message, resourceChanges: u.resourceChanges ?? {} }));
     if (flags.json) deps.out(JSON.stringify(rows, null, 2) + "\n");
     else {

@@ -249,6 +249,19 @@ describe("history and cancel", () => {
     expect(JSON.parse(f.out.join(""))[0]).toMatchObject({ version: 3, result: "succeeded", message: `up lab [Correlation-Id: ${CID}]` });
   });
 
+  it("without --limit reads every page (the CLI alone returns only the newest 10)", async () => {
+    const f = fakeDeps();
+    const many = Array.from({ length: 130 }, (_, i) => ({ ...updates[0], version: 130 - i }));
+    f.deps.open = async () => ({
+      engine: { ...(await fakeDeps().deps.open("lab", { create: false, correlationId: CID })).engine, history: async (pageSize?: number, page?: number) => many.slice(((page ?? 1) - 1) * (pageSize ?? 10), (page ?? 1) * (pageSize ?? 10)) as UpdateSummary[] },
+      cleanup: () => {},
+    });
+    expect(await history(["lab", "--json"], f.deps)).toBe(0);
+    const rows = JSON.parse(f.out.join("")) as Array<{ version: number }>;
+    expect(rows).toHaveLength(130);
+    expect(rows[129].version).toBe(1);
+  });
+
   it("the real adapter's history never asks the CLI for --show-secrets", async () => {
     const args: string[][] = [];
     // The SDK's own Stack.history with a command runner that records its arguments.
