@@ -48,7 +48,7 @@ describe("Story 1.2: idempotence and tags, on the lab VPS", () => {
   });
 
   it("AC1: an immediate replay reports changed=0 failed=0, restarts no service and fails no probe", async () => {
-    const settled = waitServicesSettled();
+    const settled = await waitServicesSettled();
     const servicesBefore = serviceSnapshot();
     const ssh = tcpProbe(vpsAddress, 22, { expect: /^SSH-2\.0/ });
     const pg = postgresProbe();

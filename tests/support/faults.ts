@@ -9,6 +9,7 @@ import * as path from "path";
 import { openWorkspace, prepareStackEnv } from "../../lib/pulumiEnv";
 import { ansible, AnsibleResult, labDir, onVps, vpsAddress } from "./lab";
 import { repoRoot, run, runAsync } from "./tools";
+export { until } from "./tools";
 
 /** ansible-playbook site.yml on this lab's VPS (the lab inventory names the default lab's address; LAB_VPS_ADDR wins). Later -e win. */
 export function labAnsible(criterion: string, args: string[], env: Record<string, string> = {}): Promise<AnsibleResult> {
@@ -133,14 +134,4 @@ export async function ensureStackInSync(): Promise<void> {
   if (up.status !== 0) throw new Error(`pulumi up failed (${up.status}):\n${(up.stdout + up.stderr).slice(-3000)}`);
   const again = await pulumiLab(["preview", "--expect-no-changes"]);
   if (again.status !== 0) throw new Error(`the lab stack is not in sync after up (${again.status}):\n${(again.stdout + again.stderr).slice(-3000)}`);
-}
-
-/** Bounded async wait until `check` holds; returns how long it took. */
-export async function until(check: () => boolean, what: string, timeoutMs: number, intervalMs = 250): Promise<number> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < timeoutMs) {
-    if (check()) return Date.now() - t0;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }

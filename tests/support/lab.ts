@@ -5,7 +5,7 @@ import * as net from "net";
 import * as path from "path";
 import { labDirOf, labEnv as readLabEnv } from "../../lib/labEnv";
 import { evidenceDir } from "./evidence";
-import { repoRoot, run, runAsync } from "./tools";
+import { repoRoot, run, runAsync, until } from "./tools";
 
 /** The lab's names and addresses (lib/labEnv.ts: scripts/lab/lab.env, LAB_* in the environment win). */
 export const labEnv: Record<string, string> = readLabEnv(repoRoot);
@@ -114,17 +114,19 @@ export function serviceSnapshot(): Record<string, string> {
  * (its Restart=always retries while containerd and the API settle) would otherwise be caught
  * "activating" and counted as a restart by the replay that follows. Returns what it waited for.
  */
-export function waitServicesSettled(timeoutMs = 120_000): { waitedMs: number; polls: number } {
-  const started = Date.now();
+export async function waitServicesSettled(timeoutMs = 120_000): Promise<{ waitedMs: number }> {
   const probe = `for u in ${managedServices.join(" ")}; do s=$(systemctl show -p ActiveState --value "$u"); case "$s" in activating|deactivating|reloading) echo "$u $s"; exit 1;; esac; done; ` +
     `if systemctl cat kubelet.service >/dev/null 2>&1; then curl -fsS --max-time 2 http://127.0.0.1:10248/healthz >/dev/null || { echo "kubelet healthz not ok"; exit 1; }; fi`;
-  for (let polls = 1; polls <= 120; polls++) {
+  let last = "";
+  const settled = () => {
     const r = onVps(probe, 30_000);
-    if (r.status === 0) return { waitedMs: Date.now() - started, polls };
-    if (Date.now() - started > timeoutMs) throw new Error(`services not settled after ${timeoutMs / 1000}s: ${r.stdout.trim()} ${r.stderr.trim()}`);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
-  }
-  throw new Error("services not settled after 120 polls");
+    last = `${r.stdout.trim()} ${r.stderr.trim()}`.trim();
+    return r.status === 0;
+  };
+  const waitedMs = await until(settled, "the managed services to settle", timeoutMs, 1000).catch((e: Error) => {
+    throw new Error(`${e.message} (last: ${last})`);
+  });
+  return { waitedMs };
 }
 
 /** sha256 of every file under the given roots on the VPS (paths matching `exclude` left out). */

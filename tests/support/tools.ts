@@ -54,3 +54,13 @@ export function runAsync(cmd: string, args: string[], opts: { cwd?: string; env?
     });
   });
 }
+
+/** Bounded async wait until `check` holds; returns how long it took. */
+export async function until(check: () => boolean, what: string, timeoutMs: number, intervalMs = 250): Promise<number> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    if (check()) return Date.now() - t0;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
