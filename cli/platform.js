@@ -8,7 +8,7 @@ require("./platform.ts")
   .then((code) => {
     process.exitCode = code;
     // The command is done once main returns: a client's idle keep-alive sockets (the Kubernetes
-    // client's, the Automation API's) must not keep the operator waiting. Unref'd: when nothing
-    // else is left, Node exits at once by itself; stdout/stderr are synchronous on pipes and files.
-    setTimeout(() => process.exit(code), 200).unref();
+    // client's, the Automation API's) must not keep the operator waiting. Nothing is lost by
+    // exiting now: stdout/stderr are synchronous on Linux pipes, files and terminals.
+    process.exit(code);
   });

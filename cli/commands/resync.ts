@@ -8,7 +8,7 @@ import * as path from "path";
 import { PlatformConfig } from "../../lib/config";
 import { correlationId } from "../../lib/operator/correlation";
 import { errorLine, OperatorDeps, OperatorFailure, realDeps, relToRoot, startAction } from "../../lib/operator/deps";
-import { appSummary, needsResync, requestSync, verifyApp, waitSynced } from "../../lib/operator/sync";
+import { appSummary, needsResync, prefetchForVerify, requestSync, verifyApp, waitSynced } from "../../lib/operator/sync";
 import { repoRoot } from "../../lib/versions";
 import { parseFlags } from "../args";
 import type { Command } from "../platform";
@@ -34,6 +34,8 @@ export interface ResyncResult {
   apps: Array<{ app: string; revision: string; restored: boolean; error?: string; mismatches?: Record<string, string[]> }>;
   outcome: "succeeded" | "failed";
   seconds: number;
+  /** Seconds per step, from the start of the run (config, client, read, git, sync, wait, verify): where the time went. */
+  steps: Record<string, number>;
   evidence: string;
   note?: string;
 }
@@ -41,7 +43,15 @@ export interface ResyncResult {
 export async function runResync(opts: { stack: string; apps: string[]; correlationId: string; config?: () => PlatformConfig }, deps: OperatorDeps): Promise<ResyncResult> {
   const { stack, correlationId: cid } = opts;
   let apps = [...opts.apps];
+  const steps: Record<string, number> = {};
+  let mark = deps.clock();
+  const step = (name: string) => {
+    const now = deps.clock();
+    steps[name] = Math.round(now - mark) / 1000 + (steps[name] ?? 0);
+    mark = now;
+  };
   const { config, configError, work } = startAction(deps, stack, `resync-${cid}`, opts.config);
+  step("config");
   const save = (file: string, text: string) => fs.appendFileSync(path.join(work, file), text);
   const fail = (step: string, msg: string): never => {
     save(`${step}.err`, msg + "\n");
@@ -55,6 +65,7 @@ export async function runResync(opts: { stack: string; apps: string[]; correlati
   } catch (e) {
     return fail("cluster-env", errorLine(e));
   }
+  step("client");
   const { cluster } = sc;
   const before = [];
   try {
@@ -68,7 +79,8 @@ export async function runResync(opts: { stack: string; apps: string[]; correlati
     fail("before", errorLine(e));
   }
   save("before.json", JSON.stringify({ apps: before.map((b) => b.summary), drifted: before.some((b) => b.summary.drifted) }, null, 2) + "\n");
-  const result: ResyncResult = { stack, correlationId: cid, apps: [], outcome: "succeeded", seconds: 0, evidence: relToRoot(deps.root, work) };
+  step("read");
+  const result: ResyncResult = { stack, correlationId: cid, apps: [], outcome: "succeeded", seconds: 0, steps, evidence: relToRoot(deps.root, work) };
   if (!apps.length) {
     apps = before.filter((b) => needsResync(b.summary)).map((b) => b.summary.app);
     if (!apps.length) {
@@ -95,6 +107,7 @@ export async function runResync(opts: { stack: string; apps: string[]; correlati
     if (!sha) fail("ls-remote", `no revision '${target}' at ${url}`);
     rev.set(name, sha!);
   }
+  step("git");
 
   const t0 = deps.clock();
   for (const name of apps) {
@@ -105,6 +118,9 @@ export async function runResync(opts: { stack: string; apps: string[]; correlati
       fail("sync", `${name}: ${errorLine(e).replace(new RegExp(`^${name}: `), "")}`);
     }
   }
+  step("sync");
+  // Git's files for the check below, fetched while Argo CD applies (its wait is then shorter).
+  for (const name of apps) prefetchForVerify(deps.git, byName.get(name)!, rev.get(name)!);
   for (const name of apps) {
     const revision = rev.get(name)!;
     const entry: ResyncResult["apps"][number] = { app: name, revision, restored: false };
@@ -116,6 +132,7 @@ export async function runResync(opts: { stack: string; apps: string[]; correlati
       entry.error = errorLine(e);
       save("wait.err", entry.error + "\n");
     }
+    step("wait");
     if (!entry.error) {
       try {
         const v = await verifyApp(cluster, deps.git, (await cluster.app(name))!, revision);
@@ -128,11 +145,13 @@ export async function runResync(opts: { stack: string; apps: string[]; correlati
         entry.error = errorLine(e);
         save("verify.err", entry.error + "\n");
       }
+      step("verify");
     }
     entry.restored = !entry.error;
     deps.progress(entry.restored ? `  ${name}: Synced to ${revision.slice(0, 12)}, live objects equal Git` : `  ${name}: NOT restored (${entry.error})`);
   }
   result.seconds = Math.round((deps.clock() - t0) / 100) / 10;
+  save("steps.json", JSON.stringify(steps) + "\n");
   try {
     save("after.json", JSON.stringify({ apps: await Promise.all(apps.map(async (n) => appSummary((await cluster.app(n))!))) }, null, 2) + "\n");
   } catch {
@@ -165,7 +184,7 @@ export const resync: Command = {
         process.stderr.write(`platform resync: error: resync failed for some apps (evidence: ${path.resolve(root, r.evidence)})\n`);
         return 1;
       }
-      if (!r.note) deps.progress(`resync done in ${r.seconds}s (evidence: ${path.resolve(root, r.evidence)})`);
+      if (!r.note) deps.progress(`resync done in ${r.seconds}s (steps, s: ${Object.entries(r.steps).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")}; evidence: ${path.resolve(root, r.evidence)})`);
       return 0;
     } catch (e) {
       if (!(e instanceof OperatorFailure)) throw e;

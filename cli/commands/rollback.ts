@@ -13,7 +13,7 @@ import { errorLine, OperatorDeps, OperatorFailure, realDeps, relToRoot, startAct
 import { affectedApps, gitTimed, touchesProgram } from "../../lib/operator/gitops";
 import { pulumiUp } from "../../lib/operator/pulumiUp";
 import { GITOPS_PATH, PlatformConfig } from "../../lib/config";
-import { appSummary, requestSync, verifyApp, waitSynced } from "../../lib/operator/sync";
+import { appSummary, prefetchForVerify, requestSync, verifyApp, waitSynced } from "../../lib/operator/sync";
 import { labDirOf } from "../../lib/pulumiEnv";
 import { repoRoot } from "../../lib/versions";
 import { parseFlags, UsageError } from "../args";
@@ -186,6 +186,11 @@ export async function runRollback(
       save("sync.err", errorLine(e) + "\n");
       deps.progress(`  ${r.app}: ${r.error}`);
     }
+  }
+  // Git's files for the check below, fetched while Argo CD applies.
+  for (const r of results.filter((x) => !x.error)) {
+    const a = await cluster.app(r.app).catch(() => undefined);
+    if (a) prefetchForVerify(deps.git, a, revert);
   }
   for (const r of results.filter((x) => !x.error)) {
     try {

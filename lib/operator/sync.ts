@@ -1,5 +1,5 @@
 // Bringing an Argo CD app to a Git revision and proving it (resync and rollback share this):
-//   sync    a hard refresh, then the Application's `operation` with the correlation id in its info
+//   sync    a hard refresh (when the app compares with another revision), then the Application's `operation` with the correlation id in its info
 //           and initiator (one operation at a time: a running one is waited for first)
 //   wait    a watch until the app is Synced to the revision, every object Synced, and OUR
 //           operation (found by its correlation id, not by comparing clocks) Succeeded
@@ -76,14 +76,19 @@ export async function requestSync(
     progress(`${name}: waiting for the sync operation already running`);
     await c.watchApp(name, (x) => (busy(x) ? undefined : true), { timeoutMs: OTHER_OP_TIMEOUT_MS, onTimeout: () => `${name}: another sync operation is still running after ${OTHER_OP_TIMEOUT_MS / 1000}s` });
   }
-  // A hard refresh first: the controller re-reads Git without its revision cache, so the branch
-  // resolves to what it points at now. Without it, the next automated sync could compare with a
-  // cached (older, possibly the bad) revision and apply it again right after ours.
-  await c.patchApp(name, { metadata: { annotations: { [REFRESH_ANNOTATION]: "hard" } } });
-  await c.watchApp(name, (x) => (x.metadata.annotations?.[REFRESH_ANNOTATION] ? undefined : true), {
-    timeoutMs: REFRESH_TIMEOUT_MS,
-    onTimeout: () => `${name}: Argo CD did not take the hard refresh within ${REFRESH_TIMEOUT_MS / 1000}s (is its application controller running?)`,
-  });
+  // A hard refresh first when the app compares with another revision than the one we sync: the
+  // controller re-reads Git without its revision cache, so the branch resolves to what it points at
+  // now. Without it, the next automated sync could compare with a cached (older, possibly the bad)
+  // revision and apply it again right after ours. An app already compared with `revision` (a
+  // manual change in the cluster, Git unchanged) has nothing stale to drop: no refresh, one round
+  // trip to the controller less.
+  if (a.status?.sync?.revision !== revision) {
+    await c.patchApp(name, { metadata: { annotations: { [REFRESH_ANNOTATION]: "hard" } } });
+    await c.watchApp(name, (x) => (x.metadata.annotations?.[REFRESH_ANNOTATION] ? undefined : true), {
+      timeoutMs: REFRESH_TIMEOUT_MS,
+      onTimeout: () => `${name}: Argo CD did not take the hard refresh within ${REFRESH_TIMEOUT_MS / 1000}s (is its application controller running?)`,
+    });
+  }
   const operation = {
     initiatedBy: { username: initiator(cid) },
     info: [
@@ -167,10 +172,28 @@ export interface Verification {
   mismatches: Record<string, string[]>;
 }
 
+/** Whether verifyApp checks the app object by object (not an app that renders jsonnet: the root, whose children are verified one by one). */
+export const verifiable = (a: Application) => a.spec.source?.directory?.jsonnet === undefined && a.spec.source?.directory?.include === undefined;
+
+/**
+ * Fetches the Git files verifyApp will read, while Argo CD works on the sync (GitSource caches
+ * them per run): the fetch overlaps the wait instead of following it. A failure here is left for
+ * verifyApp to report.
+ */
+export function prefetchForVerify(g: GitSource, a: Application, revision: string): void {
+  const url = a.spec.source?.repoURL;
+  if (!url || !verifiable(a)) return;
+  try {
+    g.tree(url, revision);
+  } catch {
+    // verifyApp fetches again and reports the error in its place.
+  }
+}
+
 /** Every object Git holds for the app at `revision` against the live one; undefined for an app that renders jsonnet (the root: its children are verified one by one). */
 export async function verifyApp(c: ArgoCluster, g: GitSource, a: Application, revision: string): Promise<Verification | undefined> {
   const src = a.spec.source ?? {};
-  if (src.directory?.jsonnet !== undefined || src.directory?.include !== undefined) return undefined;
+  if (!verifiable(a)) return undefined;
   if (!src.repoURL || !src.path) throw new Error(`${a.metadata.name}: the Application has no spec.source.repoURL/path`);
   const { sha, tree } = g.tree(src.repoURL, revision);
   const objs = render(tree, src.path, src.directory?.recurse ?? false).map((o) => withNamespace(o, a.spec.destination?.namespace));

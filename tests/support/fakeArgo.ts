@@ -39,7 +39,8 @@ export class FakeArgo implements ArgoCluster {
   private watchers = new Set<(a: Application) => void>();
 
   constructor(apps: Application[]) {
-    for (const a of apps) this.apps_.set(a.metadata.name, a);
+    // The API server gives every object a resourceVersion.
+    for (const a of apps) this.apps_.set(a.metadata.name, { ...a, metadata: { resourceVersion: String(this.rv), ...a.metadata } });
   }
   async ping() {
     if (this.unreachable) throw new Error(this.unreachable);

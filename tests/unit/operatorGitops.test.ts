@@ -64,8 +64,9 @@ function driftedDemo(): FakeArgo {
 }
 
 describe("sync, wait and verify (lib/operator/sync.ts)", () => {
-  it("asks for a hard refresh, then patches the operation with the id in its info and initiator", async () => {
+  it("asks for a hard refresh when the app compares with another revision, then patches the operation with the id in its info and initiator", async () => {
     const argo = driftedDemo();
+    argo.apps_.get("demo")!.status!.sync!.revision = OLD;
     await requestSync(argo, "demo", HEAD, "cid-1", "resync to Git");
     expect(argo.patches[0].patch).toEqual({ metadata: { annotations: { "argocd.argoproj.io/refresh": "hard" } } });
     expect(argo.patches[1].patch).toMatchObject({
@@ -73,8 +74,16 @@ describe("sync, wait and verify (lib/operator/sync.ts)", () => {
     });
   });
 
+  it("skips the hard refresh when the app already compares with the revision it syncs (nothing cached to drop)", async () => {
+    const argo = driftedDemo(); // compared with HEAD, an object edited by hand
+    await requestSync(argo, "demo", HEAD, "cid-1b", "resync to Git");
+    expect(argo.patches.map((p) => Object.keys(p.patch))).toEqual([["metadata", "operation"]]);
+    await expect(waitSynced(argo, "demo", HEAD, "cid-1b", 5000)).resolves.toMatchObject({ revision: HEAD, operation: "Succeeded" });
+  });
+
   it("never patches its operation into an automated sync the refresh started (it waits for it, then patches that version only)", async () => {
     const argo = driftedDemo();
+    argo.apps_.get("demo")!.status!.sync!.revision = OLD;
     argo.autoSyncOnRefresh = true;
     await requestSync(argo, "demo", HEAD, "cid-race", "r");
     await expect(waitSynced(argo, "demo", HEAD, "cid-race", 5000)).resolves.toMatchObject({ revision: HEAD, operation: "Succeeded" });
@@ -116,10 +125,11 @@ describe("platform resync", () => {
     const argo = driftedDemo();
     const r = await runResync({ stack: "lab", apps: [], correlationId: "cid-r", config: () => config }, deps(argo));
     expect(r).toMatchObject({ outcome: "succeeded", apps: [{ app: "demo", revision: HEAD, restored: true }] });
-    expect(argo.patches.map((p) => p.app)).toEqual(["demo", "demo"]); // platform-config is Synced: untouched
+    expect(argo.patches.map((p) => p.app)).toEqual(["demo"]); // the operation (compared with HEAD already: no refresh); platform-config is Synced: untouched
     expect(records).toEqual([expect.objectContaining({ action: "resync", outcome: "succeeded", correlationId: "cid-r", apps: "demo", revisions: "demo@bbbbbbbbbbbb ", evidence: path.join("evidence", "resync-cid-r") })]);
     const ev = path.join(tmp, "evidence", "resync-cid-r");
-    expect(fs.readdirSync(ev).sort()).toEqual(["after.json", "before.json", "sync.jsonl", "verify-demo.json", "wait.jsonl"]);
+    expect(fs.readdirSync(ev).sort()).toEqual(["after.json", "before.json", "steps.json", "sync.jsonl", "verify-demo.json", "wait.jsonl"]);
+    expect(Object.keys(r.steps)).toEqual(["config", "client", "read", "git", "sync", "wait", "verify"]);
     expect(JSON.parse(fs.readFileSync(path.join(ev, "verify-demo.json"), "utf8"))).toMatchObject({ objects: 1, mismatches: {} });
     expect(progress).toContain("  demo: Synced to bbbbbbbbbbbb, live objects equal Git");
   });
