@@ -14,7 +14,7 @@ import { K8sObject } from "../../lib/gate/objectDiff";
 import { AuditRecord, makeAuditRecord } from "../../lib/operator/audit";
 import { OperatorFailure } from "../../lib/operator/deps";
 import { affectedApps, touchesProgram } from "../../lib/operator/gitops";
-import { isOurOperation, requestSync, syncedTo, verifyApp, waitSynced } from "../../lib/operator/sync";
+import { isOurOperation, mapLimit, requestSync, syncedTo, verifyApp, waitSynced } from "../../lib/operator/sync";
 import { FakeArgo, fakeApp, fakeGit } from "../support/fakeArgo";
 
 const HEAD = "b".repeat(40);
@@ -76,8 +76,10 @@ describe("sync, wait and verify (lib/operator/sync.ts)", () => {
 
   it("skips the hard refresh when the app already compares with the revision it syncs (nothing cached to drop)", async () => {
     const argo = driftedDemo(); // compared with HEAD, an object edited by hand
+    const watches = jest.spyOn(argo, "watchApp");
     await requestSync(argo, "demo", HEAD, "cid-1b", "resync to Git");
     expect(argo.patches.map((p) => Object.keys(p.patch))).toEqual([["metadata", "operation"]]);
+    expect(watches).not.toHaveBeenCalled(); // the version just read was idle: patched as read
     await expect(waitSynced(argo, "demo", HEAD, "cid-1b", 5000)).resolves.toMatchObject({ revision: HEAD, operation: "Succeeded" });
   });
 
@@ -110,6 +112,19 @@ describe("sync, wait and verify (lib/operator/sync.ts)", () => {
     argo.behaviour = "hang";
     await requestSync(argo, "demo", HEAD, "cid-3", "r");
     await expect(waitSynced(argo, "demo", HEAD, "cid-3", 50)).rejects.toThrow(/^demo: not Synced to bbbbbbbbbbbb within 0.05s \(last: .*"sync":"OutOfSync"/);
+  });
+
+  it("reads a few objects at a time, results in order (mapLimit)", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const out = await mapLimit([5, 1, 4, 2, 3, 0, 6, 7, 9, 8], 3, async (n) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, n));
+      inFlight--;
+      return n * 10;
+    });
+    expect(out).toEqual([50, 10, 40, 20, 30, 0, 60, 70, 90, 80]);
+    expect(most).toBe(3);
   });
 
   it("verifies every object Git holds against the live one, field by field", async () => {
