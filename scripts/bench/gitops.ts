@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   console.log(line("platform resync -> Synced, verified", "resync", "(target <= 3 s)"));
   console.log(line("git push -> Synced (polling only)", "push"));
   console.log(line("platform rollback -> restored, verified", "rollback", "(target <= 6 s)"));
-  console.log(line("platform drift (3 layers) wall time", "drift"));
+  console.log(runs.drift.length ? line("platform drift (3 layers) wall time", "drift") : `${"platform drift (3 layers) wall time".padEnd(42)}: not run (DRIFT_SAMPLES=0)`);
   console.log(`ratio push(polling) / rollback             : ${doc.ratioPushToRollback}`);
   console.log(`saved: ${path.join(out, "gitops.json")}`);
 }
