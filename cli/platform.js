@@ -6,7 +6,6 @@ require("tsx/cjs");
 require("./platform.ts")
   .main(process.argv.slice(2))
   .then((code) => {
-    process.exitCode = code;
     // The command is done once main returns: a client's idle keep-alive sockets (the Kubernetes
     // client's, the Automation API's) must not keep the operator waiting. Nothing is lost by
     // exiting now: stdout/stderr are synchronous on Linux pipes, files and terminals.

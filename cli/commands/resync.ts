@@ -34,7 +34,7 @@ export interface ResyncResult {
   apps: Array<{ app: string; revision: string; restored: boolean; error?: string; mismatches?: Record<string, string[]> }>;
   outcome: "succeeded" | "failed";
   seconds: number;
-  /** Seconds per step, from the start of the run (config, client, read, git, sync, wait, verify): where the time went. */
+  /** Seconds spent in each step (config, client, read, git, sync, wait, verify; wait and verify summed over the apps): where the time went. */
   steps: Record<string, number>;
   evidence: string;
   note?: string;
@@ -47,7 +47,7 @@ export async function runResync(opts: { stack: string; apps: string[]; correlati
   let mark = deps.clock();
   const step = (name: string) => {
     const now = deps.clock();
-    steps[name] = Math.round(now - mark) / 1000 + (steps[name] ?? 0);
+    steps[name] = Math.round((steps[name] ?? 0) * 1000 + now - mark) / 1000;
     mark = now;
   };
   const { config, configError, work } = startAction(deps, stack, `resync-${cid}`, opts.config);
