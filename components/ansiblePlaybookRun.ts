@@ -1,7 +1,8 @@
 // A dynamic resource whose lifecycle is an Ansible run against the VPS:
 //   create/update -> converge the domain (ansible-playbook --tags <domain>)
 //   read (refresh) -> the same run in check mode with diff: the host's drift becomes state
-//   diff          -> a run is due when its content hash, target or tag changed, or when the
+//   diff          -> a run is due when its content hash, target or tag changed, when this
+//                    provider code changed since the last run (refresh runs the stored code), or when the
 //                    last refresh found the host drifted (so `pulumi up` remediates it)
 //   delete        -> nothing on the host: dropping a domain stops managing it, it does not
 //                    un-configure the machine.
@@ -16,6 +17,9 @@ import * as pulumi from "@pulumi/pulumi";
 // id (PLATFORM_CORRELATION_ID, set by every `platform` command) or, for a run outside the command, a
 // new one of the same format. The Ansible callback plugin receives it by env var and extra var.
 import { correlationId as operatorCorrelationId } from "../lib/operator/correlation";
+// `platform drift`'s one check pass over every domain: a read in that refresh waits for it and
+// takes its verdict from the pass's record instead of running Ansible again (lib/drift/sharedCheck.ts).
+import { awaitCheckPass, CHECK_LOG_NAME, CHECK_PASS_ENV, CHECK_PASS_OWNER_ENV, CheckRecord, domainVerdict } from "../lib/drift/sharedCheck";
 
 export interface AnsiblePlaybookRunInputs {
   /** The domain: the tag passed to --tags, one role in site.yml. */
@@ -164,10 +168,48 @@ async function runPlaybook(inputs: AnsiblePlaybookRunInputs, checkMode: boolean)
   };
 }
 
+/**
+ * The domain's check from the pass that `platform drift` runs beside this refresh (announced in
+ * the file PLATFORM_CHECK_PASS names; the read waits for it), or undefined when there is none for
+ * it: the read runs its own check. A pass that failed fails the read with its reason.
+ */
+export async function checkFromSharedPass(inputs: AnsiblePlaybookRunInputs): Promise<RunSummary | undefined> {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const fs = require("fs") as typeof import("fs");
+  const path = require("path") as typeof import("path");
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const announced = process.env[CHECK_PASS_ENV];
+  if (!announced) return undefined;
+  const owner = Number(process.env[CHECK_PASS_OWNER_ENV]) || undefined;
+  const outcome = await awaitCheckPass(announced, owner);
+  if ("error" in outcome) throw new Error(`the host check pass failed: ${outcome.error}`);
+  const correlationId = operatorCorrelationId(process.env);
+  let record: CheckRecord;
+  try {
+    record = JSON.parse(fs.readFileSync(outcome.record, "utf8")) as CheckRecord;
+  } catch (e) {
+    throw new Error(`the check pass record ${outcome.record} cannot be read: ${(e as Error).message}`);
+  }
+  const verdict = domainVerdict(record, inputs.domain, inputs.host, correlationId);
+  if (!verdict) return undefined;
+  const root = process.cwd();
+  const log = path.join(path.dirname(outcome.record), CHECK_LOG_NAME);
+  return {
+    correlationId,
+    checkMode: true,
+    ...verdict,
+    logFile: path.relative(root, fs.existsSync(log) ? log : outcome.record),
+    evidenceFile: path.relative(root, outcome.record),
+  };
+}
+
+/** Where the Node.js dynamic provider host keeps a resource's serialized provider code. */
+const PROVIDER_KEY = "__provider";
+
 /** Fields whose change makes a run due; paths and evidence locations are how, not what. */
 const TRIGGERS = ["domain", "contentHash", "host", "hostAddress"] as const;
 
-const ansibleProvider: pulumi.dynamic.ResourceProvider<AnsiblePlaybookRunInputs, AnsiblePlaybookRunOutputs> = {
+export const ansibleProvider: pulumi.dynamic.ResourceProvider<AnsiblePlaybookRunInputs, AnsiblePlaybookRunOutputs> = {
   async create(inputs) {
     const lastRun = await runPlaybook(inputs, false);
     return { id: `${inputs.host}/${inputs.domain}`, outs: { ...inputs, lastRun, hostInSync: true } };
@@ -179,7 +221,7 @@ const ansibleProvider: pulumi.dynamic.ResourceProvider<AnsiblePlaybookRunInputs,
   async read(id, props) {
     // Refresh: ask the host, in check mode, whether the domain would change anything.
     const p = props as AnsiblePlaybookRunOutputs;
-    const check = await runPlaybook(p, true);
+    const check = (await checkFromSharedPass(p)) ?? (await runPlaybook(p, true));
     const hostInSync = check.changed === 0;
     return { id, props: { ...p, hostInSync, lastCheck: check } };
   },
@@ -187,6 +229,11 @@ const ansibleProvider: pulumi.dynamic.ResourceProvider<AnsiblePlaybookRunInputs,
     const o = olds as AnsiblePlaybookRunOutputs;
     const changed: string[] = TRIGGERS.filter((k) => o[k] !== news[k]);
     if (o.hostInSync === false) changed.push("hostInSync");
+    // A refresh runs the provider code of the last create or update (the engine passes the stored
+    // outputs, __provider included): new code is due once, so that refresh and drift run it too.
+    const oldCode = (olds as unknown as Record<string, unknown>)[PROVIDER_KEY];
+    const newCode = (news as unknown as Record<string, unknown>)[PROVIDER_KEY];
+    if (typeof oldCode === "string" && typeof newCode === "string" && oldCode !== newCode) changed.push(PROVIDER_KEY);
     const detailedDiff: Record<string, { kind: "update"; inputDiff: boolean }> = {};
     for (const k of changed) detailedDiff[k] = { kind: "update", inputDiff: k !== "hostInSync" };
     return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false, detailedDiff };

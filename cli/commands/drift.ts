@@ -3,9 +3,9 @@
 //   pulumi   the stack: a refresh preview through the Automation API (no state written)
 //   cluster  each Argo CD app: sync/health, drifted objects with a field diff against Git,
 //            orphans, and its compared revision against the head of the branch it tracks
-// Ansible runs once per report: with the Pulumi layer, the refresh's own read of each domain is
-// the check (its evidence records give the host layer); the host layer alone is one site.yml
-// --check pass. The layers run side by side: the wall time is the slowest layer's.
+// Ansible runs once per report: one site.yml --check pass over the domains gives the host layer,
+// and with the Pulumi layer the refresh, started beside it, reads the domains from that same pass
+// (lib/drift/sharedCheck.ts). The cluster layer runs beside both.
 // Exit: 0 clean, 3 drifted, 1 broken (a layer could not be checked), 2 usage.
 import * as fs from "fs";
 import * as path from "path";
@@ -14,6 +14,7 @@ import { clusterLayer } from "../../lib/drift/clusterLayer";
 import { gitRemote } from "../../lib/drift/gitRemote";
 import { checkPass, EvidenceRecord, hostFromRecords, readRecord } from "../../lib/drift/hostLayer";
 import { refreshFromEvents, refreshPreview } from "../../lib/drift/pulumiLayer";
+import { announceCheckPass, CHECK_PASS_ENV, CHECK_PASS_FILE, CHECK_PASS_OWNER_ENV, CheckPassOutcome } from "../../lib/drift/sharedCheck";
 import { DriftReport, EXIT, LayerName, LAYERS, oneLine, overall, renderSummary } from "../../lib/drift/report";
 import { ALL_DOMAINS, isDomain } from "../../lib/domains";
 import { driftCluster } from "../../lib/kube";
@@ -33,7 +34,7 @@ The drift report of a stack (default: lab), read-only, in three layers:
   cluster  each Argo CD app: sync/health, drifted objects with a field diff against Git, orphans,
            and its compared revision against the branch head in Git (a head that does not
            render names the app, the revision, the file and the parser's message)
-Ansible runs once: with the pulumi layer, its refresh's check runs are the host layer's.
+Ansible runs once: one check pass, whose verdicts the pulumi layer's refresh reads too.
 
   --layers LIST       the layers to check (default: host,pulumi,cluster)
   --domains LIST      the host layer's domains (default: every domain; ${ALL_DOMAINS.join(", ")})
@@ -66,36 +67,59 @@ export async function runDrift(opts: DriftOptions, se: StackEnv, config: Platfor
   const readRecords = (files: string[]) => files.map((f) => ({ file: rel(root, f), record: readRecord(f) as EvidenceRecord }));
 
   const pulumiAndHost = (async () => {
-    if (want("pulumi")) {
+    // One check pass: over the stack's domains when the refresh reads them from it (each of its
+    // runs is a domain of the stack), else over the host layer's.
+    const passDomains = want("pulumi") ? config.domains : opts.domains;
+    const announced = path.join(work, CHECK_PASS_FILE);
+    const pass = (async (): Promise<CheckPassOutcome> => {
+      let outcome: CheckPassOutcome;
       try {
-        // The provider's reads take the id from the environment: their records carry it.
-        const s = await openStack({ ...se, envVars: { ...se.envVars, PLATFORM_CORRELATION_ID: cid } });
-        progress(`pulumi layer: refresh preview of ${opts.stack} (its reads are the domains' check runs)`);
-        const { layer, checks } = refreshFromEvents(await keepingStackFile(se, () => refreshPreview(s, se.configFile)));
-        layers.pulumi = layer;
-        progress(`pulumi layer: ${layer.status}${layer.resources.length ? ` (${layer.resources.join(", ")})` : ""}`);
-        if (want("host")) {
-          const files = checks.filter((c) => c.evidenceFile).map((c) => path.resolve(root, c.evidenceFile!));
-          const missing = opts.domains.filter((d) => !checks.some((c) => c.domain === d));
-          layers.host = hostFromRecords(readRecords(files.filter((f) => fs.existsSync(f))), opts.domains, "refresh");
-          if (missing.length) Object.assign(layers.host, { status: "broken", error: `the stack has no run for: ${missing.join(", ")} (platform:domains)` });
-        }
+        progress(`host check: one check pass over ${passDomains.join(", ")} on ${config.host} (${config.hostAddress})`);
+        outcome = { record: await checkPass({ root, config, domains: passDomains, cid, dir: work, envPath: se.envVars.PATH }) };
       } catch (e) {
-        const msg = oneLine(e);
-        layers.pulumi = { status: "broken", resources: [], hostInSyncFalse: false, error: msg };
-        // The refresh was the host check: it failing leaves the host unchecked (one reason, not two runs).
-        if (want("host")) layers.host = { status: "broken", domains: {}, source: "refresh", error: `not checked: the refresh failed (${msg})` };
+        outcome = { error: oneLine(e) };
       }
-    } else if (want("host")) {
-      try {
-        progress(`host layer: one check pass over ${opts.domains.join(", ")} on ${config.host} (${config.hostAddress})`);
-        const record = await checkPass({ root, config, domains: opts.domains, cid, dir: work, envPath: se.envVars.PATH });
-        layers.host = hostFromRecords(readRecords([record]), opts.domains, "check");
-      } catch (e) {
-        layers.host = { status: "broken", domains: {}, source: "check", error: oneLine(e) };
-      }
+      // The refresh's reads wait for this file.
+      if (want("pulumi")) announceCheckPass(announced, outcome);
+      return outcome;
+    })();
+    // The refresh starts beside the pass: its start-up and its other reads overlap the pass.
+    const refresh = want("pulumi")
+      ? (async () => {
+          try {
+            // The provider's reads take the id and where the pass is announced from the environment.
+            const s = await openStack({ ...se, envVars: { ...se.envVars, PLATFORM_CORRELATION_ID: cid, [CHECK_PASS_ENV]: announced, [CHECK_PASS_OWNER_ENV]: String(process.pid) } });
+            progress(`pulumi layer: refresh preview of ${opts.stack} (its reads of the domains wait for the check pass's verdicts)`);
+            return refreshFromEvents(await keepingStackFile(se, () => refreshPreview(s, se.configFile)));
+          } catch (e) {
+            return { error: oneLine(e) };
+          }
+        })()
+      : undefined;
+
+    const outcome = await pass;
+    if (want("host")) {
+      if ("record" in outcome) {
+        layers.host = hostFromRecords(readRecords([outcome.record]), opts.domains, "check");
+        const missing = opts.domains.filter((d) => !passDomains.includes(d));
+        if (missing.length) Object.assign(layers.host, { status: "broken", error: `the stack has no run for: ${missing.join(", ")} (platform:domains)` });
+      } else layers.host = { status: "broken", domains: {}, source: "check", error: outcome.error };
+      progress(`host layer: ${layers.host.status}`);
     }
-    if (layers.host) progress(`host layer: ${layers.host.status}`);
+    if (!refresh) return;
+    const r = await refresh;
+    if ("error" in outcome) {
+      // Its reads of the domains are that pass: the refresh could not succeed (one reason, not two).
+      layers.pulumi = { status: "broken", resources: [], hostInSyncFalse: false, error: `not refreshed: the host check pass failed (${outcome.error})` };
+    } else if ("error" in r) {
+      layers.pulumi = { status: "broken", resources: [], hostInSyncFalse: false, error: r.error };
+    } else {
+      layers.pulumi = r.layer;
+      // A stack last updated before the shared pass stores a provider that checks by itself.
+      const own = r.checks.filter((c) => c.evidenceFile && path.resolve(root, c.evidenceFile) !== outcome.record).map((c) => c.domain);
+      if (own.length) progress(`note: the stack's provider ran its own checks of ${own.join(", ")} (it predates the shared pass; \`platform up\` updates it)`);
+    }
+    progress(`pulumi layer: ${layers.pulumi.status}${layers.pulumi.resources.length ? ` (${layers.pulumi.resources.join(", ")})` : ""}`);
   })();
 
   const cluster = (async () => {

@@ -10,6 +10,7 @@ import * as path from "path";
 import type { PlatformConfig } from "../config";
 import { endRun, runMarkerEnv } from "../runMarker";
 import { HostLayer, HostTask, oneLine } from "./report";
+import { CHECK_LOG_NAME, CHECK_PASS_TIMEOUT_MS } from "./sharedCheck";
 
 /** The part of an evidence record the report reads. */
 export interface EvidenceRecord {
@@ -70,7 +71,7 @@ export async function checkPass(opts: { root: string; config: PlatformConfig; do
     "-e", `platform_secrets_file=${config.secretsFile}`,
     "-e", `platform_correlation_id=${cid}`,
   ];
-  const log = path.join(dir, "ansible-check.log");
+  const log = path.join(dir, CHECK_LOG_NAME);
   const out = fs.openSync(log, "w");
   const code = await new Promise<number | null>((resolve, reject) => {
     const p = spawn("ansible-playbook", args, {
@@ -79,7 +80,7 @@ export async function checkPass(opts: { root: string; config: PlatformConfig; do
       stdio: ["ignore", out, out],
     });
     // Past the bound, every process of the run goes, Mitogen's controller (its own session) included.
-    const timer = setTimeout(() => void endRun(cid), opts.timeoutMs ?? 30 * 60 * 1000);
+    const timer = setTimeout(() => void endRun(cid), opts.timeoutMs ?? CHECK_PASS_TIMEOUT_MS);
     p.on("error", (e) => {
       clearTimeout(timer);
       reject(new Error((e as NodeJS.ErrnoException).code === "ENOENT" ? "ansible-playbook is not on PATH (scripts/toolchain/ensure-ansible.sh)" : oneLine(e)));

@@ -22,7 +22,7 @@ export interface HostDomain {
 export interface HostLayer {
   status: Status;
   domains: Record<string, HostDomain>;
-  /** Where the check ran: "refresh" (the Pulumi refresh's own check runs) or "check" (one site.yml --check pass). */
+  /** Where the check ran: "check", the report's one site.yml --check pass ("refresh" in reports before 2026-12-07: the refresh's own check runs). */
   source?: "refresh" | "check";
   /** The Ansible evidence records the layer was read from. */
   evidenceFiles?: string[];

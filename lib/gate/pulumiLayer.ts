@@ -25,6 +25,17 @@ export function plainInputDiffs(olds: Record<string, unknown> | undefined, news:
   return [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => k !== "__provider" && !isSecret(olds[k]) && !isSecret(news[k]) && JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
 }
 
+/**
+ * "provider code" when a Node.js dynamic resource's serialized provider changed since its last
+ * create or update (stored outputs against the new inputs): its run is due once for that
+ * (components/ansiblePlaybookRun.ts diff), which no input key of ours explains.
+ */
+export function providerCodeDiff(old: { outputs?: Record<string, unknown> } | undefined, next: { inputs?: Record<string, unknown> } | undefined): string[] {
+  const a = old?.outputs?.__provider;
+  const b = next?.inputs?.__provider;
+  return typeof a === "string" && typeof b === "string" && a !== b ? ["provider code"] : [];
+}
+
 /** The changes and the unchanged count, from a preview's engine events. */
 export function changesFromEvents(events: EngineEvent[]): { changes: ResourceChange[]; unchanged: number } {
   const changes: ResourceChange[] = [];
@@ -40,7 +51,8 @@ export function changesFromEvents(events: EngineEvent[]): { changes: ResourceCha
     // Node.js dynamic providers cannot report which keys differ (the SDK's provider server drops
     // detailedDiff): compare the plain inputs of the step ourselves. Secret inputs (a domain's
     // contentHash) are masked in both: the gate infers them from the files (lib/gate/why.ts).
-    const keys = new Set([...(m.diffs ?? []), ...Object.keys(m.detailedDiff ?? {}), ...plainInputDiffs(m.old?.inputs, m.new?.inputs)]);
+    const keys = new Set([...(m.diffs ?? []), ...Object.keys(m.detailedDiff ?? {}), ...plainInputDiffs(m.old?.inputs, m.new?.inputs), ...providerCodeDiff(m.old, m.new)]);
+    keys.delete("__provider");
     if ((m.old?.outputs as { hostInSync?: unknown } | undefined)?.hostInSync === false) keys.add("hostInSync");
     const change: ResourceChange = { urn: m.urn, type: m.type, name, op: m.op, diffs: [...keys].sort() };
     // A domain's run: AnsiblePlaybookRun "<domain>-run" (components/ansibleDomain.ts).

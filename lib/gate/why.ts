@@ -29,6 +29,7 @@ export function whyDomain(w: WhyInput): string[] {
   if (w.diffs.includes("hostAddress")) out.push("target address changed");
   if (w.diffs.includes("domain")) out.push("domain renamed");
   if (w.diffs.includes("hostInSync")) out.push("the last refresh found the host drifted from this domain (up converges it)");
+  if (w.diffs.includes("provider code")) out.push("the provider code changed (components/ansiblePlaybookRun.ts or what it captures): up re-runs the domain once so that refresh runs the new code");
   if (out.length === 0) {
     out.push("content hash differs from the deployed one but no input changed between base and head: secrets rotated, or the stack was deployed from another revision");
   }
@@ -36,4 +37,4 @@ export function whyDomain(w: WhyInput): string[] {
 }
 
 /** Whether the reasons say the content hash changed (an input file, pin or the secrets). */
-export const hashChanged = (why: string[]) => why.some((r) => !/^(target |domain renamed|the last refresh)/.test(r));
+export const hashChanged = (why: string[]) => why.some((r) => !/^(target |domain renamed|the last refresh|the provider code)/.test(r));

@@ -8,7 +8,7 @@
 // is read with `config --json` without --show-secrets (the SDK's getAllConfig passes it).
 import type { DestroyOptions, EngineEvent, PreviewOptions, RefreshOptions, Stack, UpdateSummary, UpOptions } from "@pulumi/pulumi/automation";
 import { ConfigError, ConfigSource } from "../config";
-import { errorFromEvents, plainInputDiffs, urnName } from "../gate/pulumiLayer";
+import { errorFromEvents, plainInputDiffs, providerCodeDiff, urnName } from "../gate/pulumiLayer";
 import { StackEnv } from "../pulumiEnv";
 
 /** What the stack commands use of an Automation API stack (a fake in unit tests). */
@@ -86,7 +86,7 @@ export function reportFromEvents(events: EngineEvent[]): OperationReport {
     if (!m || m.type === "pulumi:pulumi:Stack") continue;
     // Node.js dynamic providers do not report which keys differ: the plain inputs are compared
     // here too (a secret input, a domain's contentHash, stays masked: `platform gate` names the file).
-    const diffs = new Set([...(m.diffs ?? []), ...Object.keys(m.detailedDiff ?? {}), ...plainInputDiffs(m.old?.inputs, m.new?.inputs)]);
+    const diffs = new Set([...(m.diffs ?? []), ...Object.keys(m.detailedDiff ?? {}), ...plainInputDiffs(m.old?.inputs, m.new?.inputs), ...providerCodeDiff(m.old, m.new)]);
     const hostDrifted = (m.old?.outputs as { hostInSync?: unknown } | undefined)?.hostInSync !== false && (m.new?.outputs as { hostInSync?: unknown } | undefined)?.hostInSync === false;
     if (hostDrifted) diffs.add("hostInSync");
     diffs.delete("__provider");

@@ -263,14 +263,24 @@ describe("security drift is reported under its domain and undone by a converge",
     const m = /report: (\S+\.json)/.exec(output);
     if (!m) throw new Error(`no report in the output:\n${output}`);
     const report = JSON.parse(fs.readFileSync(path.resolve(repoRoot, m[1]), "utf8")) as {
-      layers: { host: { status: string; domains: DriftReport["domains"] }; pulumi: { status: string; resources: string[]; hostInSyncFalse: boolean } };
+      correlationId: string;
+      layers: { host: { status: string; domains: DriftReport["domains"]; evidenceFiles: string[] }; pulumi: { status: string; resources: string[]; hostInSyncFalse: boolean } };
     };
+    // Ansible ran once: the report's one check pass (its record is the host layer's), and no check
+    // run of the refresh's own (the provider names those ansible-<domain>-check-...-<id>.log).
+    const evidenceDir = path.dirname(path.resolve(repoRoot, m[1]));
+    const passRecords = fs.readdirSync(path.join(evidenceDir, `drift-${report.correlationId}`)).filter((f) => /^ansible-.*\.json$/.test(f));
+    const ownChecks = fs.readdirSync(evidenceDir).filter((f) => f.startsWith("ansible-") && f.includes("-check-") && f.includes(report.correlationId));
     saveEvidence(CRITERION, "three-layer-drifted.json", report);
     const converge = await ansible(CRITERION, ["--tags", "base,firewall"]);
     onVps("userdel -r intruder2 2>/dev/null; true");
     evidence.threeLayer = { exit: r.status, layers: report.layers, converge: summary(converge) };
 
     expect(r.status).toBe(3);
+    expect(passRecords).toHaveLength(1);
+    expect(report.layers.host.evidenceFiles).toEqual([expect.stringContaining(passRecords[0])]);
+    expect(ownChecks).toEqual([]);
+    expect(output).not.toMatch(/ran its own checks/);
     expect(report.layers.host.status).toBe("drifted");
     expect(Object.entries(report.layers.host.domains).filter(([, v]) => v.drifted).map(([d]) => d).sort()).toEqual(["base", "firewall"]);
     expect(report.layers.pulumi.status).toBe("drifted");

@@ -137,6 +137,12 @@ describe("why a domain's run is due", () => {
     expect(hashChanged(why)).toBe(true);
     expect(hashChanged(whyDomain({ diffs: ["hostAddress"], changedFiles: [], isInput }))).toBe(false);
   });
+
+  it("says when only the provider code changed (no input file, not the content hash)", () => {
+    const why = whyDomain({ diffs: ["provider code"], changedFiles: ["components/ansiblePlaybookRun.ts"], isInput });
+    expect(why).toEqual(["the provider code changed (components/ansiblePlaybookRun.ts or what it captures): up re-runs the domain once so that refresh runs the new code"]);
+    expect(hashChanged(why)).toBe(false);
+  });
 });
 
 describe("Pulumi layer from engine events", () => {

@@ -304,6 +304,11 @@ describe("engine events", () => {
     expect(r).toEqual({ resourceChanges: { same: 5, update: 1 }, changed: 1, steps: [{ name: "ssh-run", type: "pulumi-nodejs:dynamic/platform:AnsiblePlaybookRun", op: "update", diffs: ["contentHash"] }] });
   });
 
+  it("reportFromEvents names a changed provider code (stored outputs against new inputs), never the raw __provider key", () => {
+    const r = reportFromEvents([step("update", "base-run", "pre", { old: { inputs: { __provider: "v2" }, outputs: { __provider: "v1" } }, new: { inputs: { __provider: "v2" } } })]);
+    expect(r.steps).toEqual([{ name: "base-run", type: "pulumi-nodejs:dynamic/platform:AnsiblePlaybookRun", op: "update", diffs: ["provider code"] }]);
+  });
+
   it("oneErrorLine keeps the engine's first error line when no config key is named", () => {
     const d = event({ diagnosticEvent: { severity: "error", message: "error: an unhandled error occurred:\nthe lab VPS is unreachable", color: "never" } } as Partial<EngineEvent>);
     expect(oneErrorLine([d], new Error("x"))).toBe("the lab VPS is unreachable");
