@@ -5,7 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AnsibleDomain } from "./components/ansibleDomain";
 import { AppSecrets } from "./components/appSecrets";
-import { ArgoCd } from "./components/argocd";
+import { ARGOCD_NAMESPACE, ArgoCd } from "./components/argocd";
 import { APP_SECRETS } from "./lib/appSecrets";
 import { GITOPS_PATH, readPlatformConfig } from "./lib/config";
 import { DOMAINS } from "./lib/domains";
@@ -42,26 +42,28 @@ for (const domain of config.domains) {
 
 if (config.argocd.enabled) {
   const a = config.argocd;
-  const provider = a.mode === "helm" ? new k8s.Provider("cluster", { kubeconfig: a.kubeconfigPath }) : undefined;
-  const common = { gitopsRepoUrl: a.gitopsRepoUrl!, gitopsRevision: a.gitopsRevision, gitopsAppsPath: `${GITOPS_PATH}/apps` };
+  // One provider for Argo CD and the app Secrets. Its kubeconfig is the k3s domain's copy, which
+  // that domain (re)writes during the same `up`: the path is handed over only once the last domain
+  // has run, so the provider is configured (and reads the file) after it, never before. Its default
+  // namespace is Argo CD's: the release's install manifests leave namespaced objects without one.
+  // The path as configured: relative to the project (the engine starts the provider there), so
+  // every checkout of the repository gives the provider the same input and previews no change.
+  const kubeconfig = a.kubeconfigPath!;
+  const provider = new k8s.Provider("cluster", {
+    kubeconfig: previous ? previous.lastRun.apply(() => kubeconfig) : kubeconfig,
+    namespace: ARGOCD_NAMESPACE,
+  });
+  const common = { provider, gitopsRepoUrl: a.gitopsRepoUrl!, gitopsRevision: a.gitopsRevision, gitopsAppsPath: `${GITOPS_PATH}/apps`, awaitReady: a.awaitReady };
   new ArgoCd(
     "argocd",
     a.mode === "helm"
-      ? { ...common, mode: "helm", provider, chartVersion: pinnedVersion("ARGOCD_CHART_VERSION") }
-      : { ...common, mode: "manifests", kubeconfig: a.kubeconfigPath, manifestsDir: a.manifestsDir },
+      ? { ...common, mode: "helm", chartVersion: pinnedVersion("ARGOCD_CHART_VERSION") }
+      : { ...common, mode: "manifests", manifestsDir: a.manifestsDir },
     // After the host domains: the k3s domain brings the API up and fetches its kubeconfig.
     { dependsOn: previous ? [previous] : [] },
   );
-  // The workloads' Secrets, from SOPS (gitops/ only names them), through the same channel as Argo CD.
-  new AppSecrets(
-    "app-secrets",
-    {
-      ...(provider ? { provider } : { kubeconfig: a.kubeconfigPath!, secretsFile: config.secretsFile, ageKeyFile: config.ageKeyFile }),
-      specs: APP_SECRETS,
-      secrets: pulumi.secret(secrets),
-    },
-    { dependsOn: previous ? [previous] : [] },
-  );
+  // The workloads' Secrets, from SOPS (gitops/ only names them), through the same provider.
+  new AppSecrets("app-secrets", { provider, specs: APP_SECRETS, secrets: pulumi.secret(secrets) }, { dependsOn: previous ? [previous] : [] });
 }
 
 export const environment = config.environment;

@@ -1,29 +1,36 @@
-// Argo CD and the App-of-Apps root Application.
+// Argo CD and the App-of-Apps root Application, through the Kubernetes provider plugin
+// (pulumi-resource-kubernetes, built from the Go module proxy: docs/adr/0015).
 //
 //  mode "helm"      (prod) the argo-cd chart at a pinned version through helm.v3.Release, which
 //                   runs the chart's Helm hooks (helm.v4.Chart does not: pitfalls.md).
 //  mode "manifests" (air-gapped, and the lab) the same Argo CD release's own install manifests,
-//                   from a local directory, server-side applied with kubectl (components/
-//                   kubectlApply.ts): no chart registry and no provider plugin needed.
-// Both then create the `default` AppProject and the root Application, which syncs every
-// gitops/apps/<app>/application.jsonnet with the repository URL and revision passed in.
+//                   from a local directory, through yaml/v2.ConfigFile (one provider resource per
+//                   object, server-side applied); the platform's argocd-cm settings as a
+//                   ConfigMapPatch: no chart registry needed.
+// Both then create the AppProjects and the root Application (apiextensions.CustomResource), which
+// syncs every gitops/apps/<app>/application.jsonnet with the repository URL and revision passed in.
 // argocd-server is never exposed publicly: ClusterIP service, no ingress; operators reach it
 // through the VPN.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { stringify as toYaml } from "yaml";
 import { APP_SECRETS } from "../lib/appSecrets";
 import { ARGOCD_CM_SETTINGS } from "../lib/argocdHealth";
-import { hashPaths } from "../lib/contentHash";
-import { KubectlApply } from "./kubectlApply";
+
+/** Argo CD's namespace unless ArgoCdArgs.namespace says otherwise. */
+export const ARGOCD_NAMESPACE = "argocd";
 
 export interface ArgoCdArgs {
   /** How Argo CD is installed. */
   mode: "helm" | "manifests";
-  /** Namespace. Default: "argocd". */
+  /**
+   * Kubernetes provider for the target cluster (both modes). Its default namespace must be this
+   * component's namespace: the release's install manifests leave namespaced objects without one
+   * (upstream applies them with `kubectl -n argocd`), and the provider puts them in its default.
+   */
+  provider: k8s.Provider;
+  /** Namespace. Default: ARGOCD_NAMESPACE ("argocd"). */
   namespace?: string;
   /** Git repository Argo CD reads gitops/ from. */
   gitopsRepoUrl: string;
@@ -31,10 +38,15 @@ export interface ArgoCdArgs {
   gitopsRevision?: string;
   /** Directory of the child apps (one folder each) in the repository. Default: "gitops/apps". */
   gitopsAppsPath?: string;
+  /**
+   * Wait until the release's workloads are ready (the provider's await logic: Deployments
+   * available, StatefulSets rolled out, ...). Default: true. Off where they cannot become ready:
+   * the lab runs Argo CD's controllers as host processes (infra/ansible/roles/k3s, ADR 0010), so
+   * the install's own pods never start there; awaiting them would time out.
+   */
+  awaitReady?: boolean;
 
   // mode "helm"
-  /** Kubernetes provider for the target cluster (mode "helm"). */
-  provider?: k8s.Provider;
   /** argo-cd chart version (mode "helm"); pinned in toolchain/versions.env. */
   chartVersion?: string;
   /** Chart repository. Default: the upstream argo-helm repository. */
@@ -43,8 +55,6 @@ export interface ArgoCdArgs {
   values?: Record<string, unknown>;
 
   // mode "manifests"
-  /** Admin kubeconfig (mode "manifests"), relative to the project root or absolute. */
-  kubeconfig?: string;
   /** Directory holding the release's install.yaml (mode "manifests"). */
   manifestsDir?: string;
 }
@@ -59,12 +69,10 @@ export const privateServerValues = {
   configs: { cm: { ...ARGOCD_CM_SETTINGS } },
 };
 
-/** The platform's argocd-cm settings (lib/argocdHealth.ts) as a server-side apply patch of the release's argocd-cm. */
+/** The platform's argocd-cm settings (lib/argocdHealth.ts) as a patch of the release's argocd-cm. */
 export function argocdCmPatch(namespace: string) {
   return {
-    apiVersion: "v1",
-    kind: "ConfigMap",
-    metadata: { name: "argocd-cm", namespace, labels: { "app.kubernetes.io/name": "argocd-cm", "app.kubernetes.io/part-of": "argocd" } },
+    metadata: { name: "argocd-cm", namespace },
     data: { ...ARGOCD_CM_SETTINGS },
   };
 }
@@ -151,19 +159,22 @@ export class ArgoCd extends pulumi.ComponentResource {
 
   constructor(name: string, args: ArgoCdArgs, opts?: pulumi.ComponentResourceOptions) {
     super("platform:index:ArgoCd", name, {}, opts);
-    const namespace = args.namespace ?? "argocd";
+    const namespace = args.namespace ?? ARGOCD_NAMESPACE;
+    const awaitReady = args.awaitReady ?? true;
     const root = rootApplicationSpec({
       namespace,
       repoURL: args.gitopsRepoUrl,
       revision: args.gitopsRevision ?? "main",
       path: args.gitopsAppsPath ?? "gitops/apps",
     });
+    const childOpts = { parent: this, provider: args.provider };
+    const ns = new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: namespace } }, childOpts);
 
+    let release: pulumi.Resource;
+    const projects: pulumi.Resource[] = [];
     if (args.mode === "helm") {
-      if (!args.provider || !args.chartVersion) throw new Error("ArgoCd mode 'helm' needs a provider and a chartVersion");
-      const childOpts = { parent: this, provider: args.provider };
-      const ns = new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: namespace } }, childOpts);
-      const release = new k8s.helm.v3.Release(
+      if (!args.chartVersion) throw new Error("ArgoCd mode 'helm' needs a chartVersion");
+      release = new k8s.helm.v3.Release(
         `${name}-release`,
         {
           name: "argocd",
@@ -173,41 +184,28 @@ export class ArgoCd extends pulumi.ComponentResource {
           repositoryOpts: { repo: args.chartRepo ?? "https://argoproj.github.io/argo-helm" },
           values: deepMerge(privateServerValues, args.values ?? {}),
           // Helm hooks (e.g. redis-secret-init) must run; wait until the release is ready.
-          skipAwait: false,
+          skipAwait: !awaitReady,
         },
         childOpts,
       );
-      const project = new k8s.apiextensions.CustomResource(`${name}-apps-project`, appsProjectSpec(namespace, args.gitopsRepoUrl), { ...childOpts, dependsOn: [release] });
-      this.rootApplication = new k8s.apiextensions.CustomResource(`${name}-root-app`, root, { ...childOpts, dependsOn: [project] });
-      this.namespace = ns.metadata.name;
     } else {
-      if (!args.kubeconfig || !args.manifestsDir) throw new Error("ArgoCd mode 'manifests' needs a kubeconfig and a manifestsDir");
-      const install = path.join(args.manifestsDir, "install.yaml");
+      if (!args.manifestsDir) throw new Error("ArgoCd mode 'manifests' needs a manifestsDir");
+      const install = path.resolve(args.manifestsDir, "install.yaml");
       if (!fs.existsSync(install)) throw new Error(`ArgoCd mode 'manifests': no install.yaml in ${args.manifestsDir} (run scripts/toolchain/ensure.sh argocd)`);
-      const kubeconfig = args.kubeconfig;
-      // Literal block scalars keep multi-line values (the Lua health check) byte for byte.
-      const yaml = (obj: object) => toYaml(obj, { blockQuote: "literal" });
-      const inline = (resName: string, obj: object, dependsOn: pulumi.Resource[], fieldManager?: string) =>
-        new KubectlApply(resName, { kubeconfig, manifest: yaml(obj), contentHash: hashText(yaml(obj)), ...(fieldManager ? { fieldManager } : {}) }, { parent: this, dependsOn });
-      const ns = inline(`${name}-ns`, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }, []);
-      const release = new KubectlApply(
-        `${name}-install`,
-        { kubeconfig, files: [install], namespace, contentHash: hashPaths(path.dirname(install), [path.basename(install)]) },
-        { parent: this, dependsOn: [ns] },
-      );
-      // Its own field manager: the release's apply owns the rest of argocd-cm.
-      inline(`${name}-cm-settings`, argocdCmPatch(namespace), [release], "platform-pulumi-settings");
-      const project = inline(`${name}-default-project`, defaultProjectSpec(namespace), [release]);
-      const appsProject = inline(`${name}-apps-project`, appsProjectSpec(namespace, args.gitopsRepoUrl), [release]);
-      this.rootApplication = inline(`${name}-root-app`, root, [project, appsProject]);
-      this.namespace = pulumi.output(namespace);
+      // The provider reads the file at every preview and up: a new release's manifests are a diff
+      // of exactly the objects that change.
+      release = new k8s.yaml.v2.ConfigFile(`${name}-install`, { file: install, skipAwait: !awaitReady }, { ...childOpts, dependsOn: [ns] });
+      // The release owns argocd-cm; the patch owns only the keys it sets (a field manager of its own).
+      new k8s.core.v1.ConfigMapPatch(`${name}-cm-settings`, argocdCmPatch(namespace), { ...childOpts, dependsOn: [release] });
+      // argocd-server creates `default` where it runs; the lab runs no server.
+      projects.push(new k8s.apiextensions.CustomResource(`${name}-default-project`, defaultProjectSpec(namespace), { ...childOpts, dependsOn: [release] }));
     }
+    // The projects wait for the release (its CRDs), the root app for the projects (its children name them).
+    projects.push(new k8s.apiextensions.CustomResource(`${name}-apps-project`, appsProjectSpec(namespace, args.gitopsRepoUrl), { ...childOpts, dependsOn: [release] }));
+    this.rootApplication = new k8s.apiextensions.CustomResource(`${name}-root-app`, root, { ...childOpts, dependsOn: projects });
+    this.namespace = ns.metadata.name;
     this.registerOutputs({ namespace: this.namespace });
   }
-}
-
-function hashText(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
 }
 
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {

@@ -54,6 +54,8 @@ export interface ArgoCdConfig {
   kubeconfigPath?: string;
   /** Directory with the Argo CD release's install.yaml (mode "manifests"). */
   manifestsDir: string;
+  /** Wait for Argo CD's workloads to be ready (the Kubernetes provider's await logic). Default true; the lab turns it off (its controllers are host processes). */
+  awaitReady: boolean;
   gitopsRepoUrl?: string;
   gitopsRevision: string;
 }
@@ -142,6 +144,7 @@ export function readPlatformConfig(cfg: ConfigSource, root: string): PlatformCon
       // in the state, and two checkouts of the project must not look like a change of cluster.
       kubeconfigPath: argocdEnabled ? homePath(str("kubeconfigPath")) : undefined,
       manifestsDir: expandPath(str("argocdManifestsDir", defaultArgoCdManifests()), root),
+      awaitReady: bool("argocdAwaitReady", true),
       gitopsRepoUrl: argocdEnabled ? str("gitopsRepoUrl") : cfg.get("gitopsRepoUrl"),
       gitopsRevision: str("gitopsRevision", "main"),
     },

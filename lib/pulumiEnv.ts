@@ -44,9 +44,9 @@ export function checkStackName(root: string, stack: string): void {
 }
 
 /** The last line a toolchain script prints: the PATH entries of the tools it ensured. */
-function toolPath(root: string, script: string, args: string[]): string {
+function toolPath(root: string, script: string, args: string[], env?: NodeJS.ProcessEnv): string {
   try {
-    const out = execFileSync("bash", [path.join(root, "scripts/toolchain", script), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60 * 60 * 1000 });
+    const out = execFileSync("bash", [path.join(root, "scripts/toolchain", script), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60 * 60 * 1000, env });
     return out.trim().split("\n").pop() ?? "";
   } catch (e) {
     const err = (e as { stderr?: string }).stderr ?? String(e);
@@ -70,6 +70,11 @@ export function prepareStackEnv(stack: string, root: string, env: NodeJS.Process
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+    // Pulumi's Kubernetes objects win server-side apply field conflicts (the provider's
+    // `pulumi.com/patchForce` for all of them, ADR 0015): an `up` restores what the program
+    // declares, whichever manager last wrote a field: a hand edit, or the field manager of the
+    // kubectl dynamic resources the provider replaced (it takes their objects over).
+    PULUMI_K8S_ENABLE_PATCH_FORCE: "true",
   };
   const temp: string[] = [];
   const unset: string[] = [];
@@ -101,6 +106,10 @@ export function prepareStackEnv(stack: string, root: string, env: NodeJS.Process
     configFile = env.PLATFORM_STACK_CONFIG_FILE ?? path.join(root, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(configFile)) throw new StackEnvError(`stack config file not found: ${configFile}`);
   }
+  // The Kubernetes provider plugin, linked into the plugin cache of the PULUMI_HOME the engine will
+  // use (the lab's, or the operator's): found there, never downloaded (docs/adr/0015). Linking it is
+  // the one write this makes, into the tool-managed plugin cache, not into the stack or its config.
+  if (opts.tools !== false) toolPath(root, "ensure.sh", ["kubernetes-provider"], { ...env, ...(envVars.PULUMI_HOME ? { PULUMI_HOME: envVars.PULUMI_HOME } : {}) });
   return { stack, root, configFile, envVars, unset, cleanup: () => temp.forEach((d) => fs.rmSync(d, { recursive: true, force: true })) };
 }
 

@@ -25,7 +25,7 @@ lane() { # lane NAME ENSURE_ARGS...: ensure.sh in the background, its lines pref
   lane_groups+=("$!")
   set +m
 }
-lane engine pulumi langhost sops
+lane engine pulumi langhost sops kubernetes-provider
 # The lab's control plane and node binaries, kine (the k3s role's lab path copies them to the lab VPS),
 # the secret scanner (scripts/security/scan-secrets.sh) and the workflow linter (scripts/test.sh).
 lane cluster kube kine helm gitleaks actionlint

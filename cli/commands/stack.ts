@@ -23,6 +23,7 @@ const load = () => ({
   ...(require("../../lib/operator/stackRun") as typeof import("../../lib/operator/stackRun")),
   ...(require("../../lib/config") as typeof import("../../lib/config")),
   ...(require("../../lib/operator/correlation") as typeof import("../../lib/operator/correlation")),
+  ...(require("../../lib/operator/retiredResources") as typeof import("../../lib/operator/retiredResources")),
 });
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -168,7 +169,7 @@ export async function operate(kind: Kind, argv: string[], deps: StackDeps): Prom
   const { flags, rest } = parseFlags(kind, argv, FLAGS[kind] as FlagSpec);
   const f = flags as Record<string, string | boolean | undefined>;
   const stack = stackOperand(kind, rest);
-  const { correlationId: correlationIdOf, engineConfigSource, evidenceRoot, oneErrorLine, progressFromEvents, readPlatformConfig, reportFromEvents, updateMessage } = load();
+  const { correlationId: correlationIdOf, dropRetiredResources, engineConfigSource, evidenceRoot, oneErrorLine, progressFromEvents, readPlatformConfig, reportFromEvents, updateMessage } = load();
   const cid = correlationIdOf(deps.env);
   const expectNoChanges = f["expect-no-changes"] === true;
   const previewOnly = kind === "preview" || f["preview-only"] === true;
@@ -251,6 +252,11 @@ export async function operate(kind: Kind, argv: string[], deps: StackDeps): Prom
         deps.progress(`destroying ${stack}`);
         await opened.engine.destroy({ ...common, message: updateMessage("destroy", stack, cid) });
       } else {
+        const dropped = await dropRetiredResources(opened.engine);
+        if (dropped.length) {
+          write(`dropped from the state before the update (retired dynamic resources, ADR 0015):\n${dropped.map((u) => `  ${u}\n`).join("")}`);
+          deps.progress(`dropped ${dropped.length} resources of the retired kubectl/SOPS dynamic providers from the state (ADR 0015): their objects stay, the Kubernetes provider takes them over (list in ${report.log})`);
+        }
         deps.progress(`up ${stack}: converging every domain that is due (one Ansible run each), then Argo CD`);
         await opened.engine.up({ ...common, refresh: f.refresh === true, message: updateMessage("up", stack, cid) });
       }

@@ -7,6 +7,7 @@
 import * as fs from "fs";
 import { keepingStackFile, openStack, prepareStackEnv } from "../pulumiEnv";
 
+import { dropRetiredResources } from "./retiredResources";
 import { updateMessage } from "./stackRun";
 
 export { updateMessage };
@@ -19,6 +20,8 @@ export async function pulumiUp(o: { stack: string; root: string; correlationId: 
     const s = await openStack(se);
     const write = (t: string) => fs.writeSync(out, t);
     try {
+      const dropped = await dropRetiredResources(s);
+      if (dropped.length) write(`dropped from the state before the update (retired dynamic resources, ADR 0015):\n${dropped.map((u) => `  ${u}\n`).join("")}`);
       // keepingStackFile: the engine would leave a passphrase salt in the checkout's stack file.
       await keepingStackFile(se, () => s.up({ configFile: se.configFile, message: updateMessage("up", o.stack, o.correlationId), color: "never", showSecrets: false, onOutput: write, onError: write }));
     } catch (e) {

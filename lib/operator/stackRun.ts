@@ -6,7 +6,7 @@
 // Secrets are never shown: every operation passes showSecrets: false (the SDK's own default for
 // up/refresh/destroy/history is to call `stack history --show-secrets` afterwards), and the config
 // is read with `config --json` without --show-secrets (the SDK's getAllConfig passes it).
-import type { DestroyOptions, EngineEvent, PreviewOptions, RefreshOptions, Stack, UpdateSummary, UpOptions } from "@pulumi/pulumi/automation";
+import type { Deployment, DestroyOptions, EngineEvent, PreviewOptions, RefreshOptions, Stack, UpdateSummary, UpOptions } from "@pulumi/pulumi/automation";
 import { ConfigError, ConfigSource } from "../config";
 import { errorFromEvents, plainInputDiffs, providerCodeDiff, urnName } from "../gate/pulumiLayer";
 import { StackEnv } from "../pulumiEnv";
@@ -21,6 +21,9 @@ export interface EngineStack {
   cancel(): Promise<void>;
   /** The stack's config as the engine merges it (Pulumi.yaml defaults + the stack file): `config --json`. */
   configJson(): Promise<string>;
+  /** The state, and its replacement (lib/operator/retiredResources.ts: the one edit the commands make). */
+  exportStack(): Promise<Deployment>;
+  importStack(state: Deployment): Promise<void>;
 }
 
 /** The update message every state-changing operation carries (`pulumi stack history` shows it; `platform audit show` finds it). */
@@ -36,6 +39,8 @@ export function engineStack(s: Stack, se: StackEnv): EngineStack {
     destroy: (o) => s.destroy(o),
     history: (pageSize, page, showSecrets) => s.history(pageSize, page, showSecrets),
     cancel: () => s.cancel(),
+    exportStack: () => s.exportStack(),
+    importStack: (d) => s.importStack(d),
     // The SDK's command runner (PulumiCommand.run), not getAllConfig, which adds --show-secrets.
     configJson: async () =>
       (await (s.workspace.pulumiCommand as unknown as Runner).run(["config", "--json", "--stack", se.stack, "--config-file", se.configFile], se.root, se.envVars)).stdout,

@@ -48,6 +48,14 @@ coredns_key() {
   printf '%s-%s' "$COREDNS_VERSION" "$(cat "$PLATFORM_ROOT"/toolchain/coredns/go.mod "$PLATFORM_ROOT"/toolchain/coredns/go.sum     "$PLATFORM_ROOT"/toolchain/coredns/*.go "$PLATFORM_ROOT"/scripts/toolchain/build-coredns.sh | sha256sum | cut -c1-12)"
 }
 
+# The Kubernetes provider plugin is built from our wrapper module (toolchain/kubernetes-provider): key
+# its cache entry by the version label and that module (like CoreDNS).
+kubernetes_provider_key() {
+  printf '%s-%s' "$KUBERNETES_PROVIDER_VERSION" "$(printf '%s\n' "$KUBERNETES_PROVIDER_MODULE_VERSION" | cat - "$PLATFORM_ROOT"/toolchain/kubernetes-provider/go.mod \
+    "$PLATFORM_ROOT"/toolchain/kubernetes-provider/go.sum "$PLATFORM_ROOT"/toolchain/kubernetes-provider/main.go \
+    "$PLATFORM_ROOT"/scripts/toolchain/build-kubernetes-provider.sh | sha256sum | cut -c1-12)"
+}
+
 # The lab's images (scripts/toolchain/build-images.sh) are built from our own sources by two
 # compilers: key their cache entry by the image pins, those sources and the compilers' versions.
 images_source_hash() {

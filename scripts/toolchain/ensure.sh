@@ -9,6 +9,8 @@
 #        ensure.sh images        the lab's OCI image archives (pause, greeter, CoreDNS; build-images.sh,
 #                                docs/adr/0008), into $(images_dir) (scripts/lib/common.sh); not in the default list
 #        ensure.sh coredns       CoreDNS for the images (build-coredns.sh, toolchain/coredns); `images` ensures it
+#        ensure.sh kubernetes-provider  the Pulumi Kubernetes provider plugin (build-kubernetes-provider.sh,
+#                                docs/adr/0015), linked into $PULUMI_HOME's plugin cache by lib/pulumiEnv.ts
 #        ensure.sh actionlint    the workflow linter (scripts/test.sh static checks), not in the default list
 # Prints, as its last line on stdout, the PATH entries to prepend (colon-separated).
 set -euo pipefail
@@ -94,11 +96,26 @@ for t in "${tools[@]}"; do
       build_into argocd "$ARGOCD_VERSION" argocd bash "$here/build-argocd.sh" ;;
     helm)     build_into helm "$HELM_VERSION" helm bash "$here/build-helm.sh" ;;
     # Keyed by version and the hash of our wrapper module (like langhost).
+    kubernetes-provider)
+      build_into kubernetes "$(kubernetes_provider_key)" pulumi-resource-kubernetes bash "$here/build-kubernetes-provider.sh"
+      # The engine finds a resource plugin (after Pulumi.yaml's `plugins:` and ambient ones on PATH,
+      # which it warns about) in $PULUMI_HOME/plugins/resource-NAME-vVERSION/ at the exact version
+      # the SDK asks for (@pulumi/kubernetes's, pinned to the same value). Link ours there: a real
+      # directory (the engine skips symlinked ones) holding a link to the cached binary, replaced
+      # atomically; with automatic acquisition off, a missing plugin fails instead of downloading.
+      kp_dir="${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-kubernetes-v$KUBERNETES_PROVIDER_VERSION"
+      kp_target="$(tool_dir kubernetes "$(kubernetes_provider_key)")/pulumi-resource-kubernetes"
+      if [ "$(readlink "$kp_dir/pulumi-resource-kubernetes" 2>/dev/null)" != "$kp_target" ]; then
+        mkdir -p "$kp_dir"
+        ln -sfn "$kp_target" "$kp_dir/.pulumi-resource-kubernetes.$$" && mv -fT "$kp_dir/.pulumi-resource-kubernetes.$$" "$kp_dir/pulumi-resource-kubernetes"
+        rm -f "$kp_dir.partial"
+        log "kubernetes provider $KUBERNETES_PROVIDER_VERSION linked into $kp_dir"
+      fi ;;
     coredns)  build_into coredns "$(coredns_key)" coredns bash "$here/build-coredns.sh" ;;
     # Keyed by the image pins and the hash of their sources (like langhost): an edit rebuilds them.
     # The CoreDNS binary they package is a tool of its own (build-images.sh ensures it).
     images)   build_into images "$(images_key)" images.json bash "$here/build-images.sh" ;;
-    *) die "unknown tool '$t' (known: pulumi langhost sops gitleaks actionlint coredns images; cluster = ${cluster_tools[*]})" ;;
+    *) die "unknown tool '$t' (known: pulumi langhost sops kubernetes-provider gitleaks actionlint coredns images; cluster = ${cluster_tools[*]})" ;;
   esac
 done
 tools_path

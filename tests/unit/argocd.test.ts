@@ -15,20 +15,10 @@ const recordDependsOn: pulumi.ResourceTransformation = ({ resource, name, opts }
   dependsOn[name] = deps.map((d) => names.get(d) ?? "(not a child)");
   return undefined;
 };
-// The real KubectlApply serializes its provider (needs the V8 inspector jest lacks): here it is a
-// plain custom resource with the same inputs; the real one runs under the engine in tests/e2e.
-jest.mock("../../components/kubectlApply", () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const p = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
-  class KubectlApply extends p.CustomResource {
-    constructor(name: string, args: Record<string, unknown>, opts?: import("@pulumi/pulumi").CustomResourceOptions) {
-      super("platform:test:KubectlApply", name, args, opts);
-    }
-  }
-  return { KubectlApply };
-});
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { ArgoCd, APPS_PROJECT, appsProjectSpec } = require("../../components/argocd") as typeof import("../../components/argocd");
+// The resources below are @pulumi/kubernetes's own classes (the SDK pinned to the provider plugin
+// we build, KUBERNETES_PROVIDER_VERSION): the mocks record what they would send to that provider.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { pinnedVersion } = require("../../lib/versions") as typeof import("../../lib/versions");
 
@@ -60,7 +50,7 @@ describe("ArgoCd component, prod path (Helm chart)", () => {
     expect(values.server.replicas).toBe(2);
   });
 
-  it("runs Helm hooks by using helm.v3.Release rather than helm.v4.Chart", () => {
+  it("runs Helm hooks by using helm.v3.Release rather than helm.v4.Chart, and awaits the release by default", () => {
     expect(registered.some((r) => r.type.startsWith("kubernetes:helm.sh/v4"))).toBe(false);
     expect(release().inputs.skipAwait).toBe(false);
   });
@@ -97,54 +87,63 @@ describe("ArgoCd component, air-gapped path (release manifests)", () => {
   const path = require("path") as typeof import("path"); // eslint-disable-line @typescript-eslint/no-require-imports
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "argocd-manifests-"));
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const applied = () => registered.filter((r) => r.type === "platform:test:KubectlApply");
+  const lab = () => registered.filter((r) => r.name.startsWith("lab-"));
+  const byName = (n: string) => registered.find((r) => r.name === n)!;
 
   beforeAll(async () => {
     fs.writeFileSync(path.join(dir, "install.yaml"), "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: argocd-application-controller\n");
-    const a = new ArgoCd("lab", { mode: "manifests", kubeconfig: ".lab/kubeconfig", manifestsDir: dir, gitopsRepoUrl: "git://10.213.0.1:9418/platform.git" });
+    const provider = new k8s.Provider("lab-cluster", { kubeconfig: "unused", namespace: "argocd" });
+    const a = new ArgoCd("lab", { mode: "manifests", provider, manifestsDir: dir, gitopsRepoUrl: "git://10.213.0.1:9418/platform.git", awaitReady: false }, { transformations: [recordDependsOn] });
     await promiseOf(a.rootApplication.urn);
   });
 
-  it("applies the namespace, the release's install.yaml, the default project and the root app, with no Helm and no provider plugin", () => {
-    expect(applied().map((r) => r.name).sort()).toEqual(["lab-apps-project", "lab-cm-settings", "lab-default-project", "lab-install", "lab-ns", "lab-root-app"]);
-    expect(registered.some((r) => r.name.startsWith("lab-") && r.type.startsWith("kubernetes:"))).toBe(false);
-    const install = applied().find((r) => r.name === "lab-install")!.inputs as { files: string[]; namespace: string; contentHash: string };
-    expect(install.files).toEqual([path.join(dir, "install.yaml")]);
-    expect(install.namespace).toBe("argocd");
-    expect(install.contentHash).toMatch(/^[0-9a-f]{64}$/);
+  it("applies the namespace, the release's install.yaml, the argocd-cm settings, the projects and the root app as the provider's own resources", () => {
+    expect(lab().map((r) => `${r.name} ${r.type}`).sort()).toEqual([
+      "lab-apps-project kubernetes:argoproj.io/v1alpha1:AppProject",
+      "lab-cluster pulumi:providers:kubernetes",
+      "lab-cm-settings kubernetes:core/v1:ConfigMapPatch",
+      "lab-default-project kubernetes:argoproj.io/v1alpha1:AppProject",
+      "lab-install kubernetes:yaml/v2:ConfigFile",
+      "lab-ns kubernetes:core/v1:Namespace",
+      "lab-root-app kubernetes:argoproj.io/v1alpha1:Application",
+    ]);
+    expect(registered.some((r) => r.type.startsWith("pulumi-nodejs:dynamic") || r.type.startsWith("platform:test"))).toBe(false);
+    expect(byName("lab-install").inputs).toEqual({ file: path.join(dir, "install.yaml"), skipAwait: true });
+    expect(dependsOn["lab-install"]).toEqual(["lab-ns"]);
   });
 
-  it("creates the root Application from the same spec as the Helm path, pointing at the lab's Git remote", () => {
-    const manifest = (applied().find((r) => r.name === "lab-root-app")!.inputs as { manifest: string }).manifest;
-    expect(manifest).toContain("repoURL: git://10.213.0.1:9418/platform.git");
-    expect(manifest).toContain("resources-finalizer.argocd.argoproj.io");
-    expect(manifest).toContain("include: \"*/application.jsonnet\"");
+  it("creates the root Application from the same spec as the Helm path, pointing at the lab's Git remote, after both projects", () => {
+    const app = byName("lab-root-app").inputs as { metadata: { finalizers: string[] }; spec: { source: { repoURL: string; directory: { include: string } } } };
+    expect(app.spec.source.repoURL).toBe("git://10.213.0.1:9418/platform.git");
+    expect(app.metadata.finalizers).toContain("resources-finalizer.argocd.argoproj.io");
+    expect(app.spec.source.directory.include).toBe("*/application.jsonnet");
+    expect(dependsOn["lab-root-app"]).toEqual(["lab-default-project", "lab-apps-project"]);
+    expect(dependsOn["lab-apps-project"]).toEqual(["lab-install"]);
   });
 
   it("puts the child apps in a project that reads only the GitOps repository and reports orphaned objects", () => {
-    const manifest = (applied().find((r) => r.name === "lab-apps-project")!.inputs as { manifest: string }).manifest;
+    const project = byName("lab-apps-project").inputs as { spec: { orphanedResources: unknown } };
     const spec = appsProjectSpec("argocd", "git://10.213.0.1:9418/platform.git");
     expect(spec.metadata.name).toBe(APPS_PROJECT);
     expect(spec.spec.sourceRepos).toEqual(["git://10.213.0.1:9418/platform.git"]);
     expect(spec.spec.orphanedResources).toEqual({ warn: true, ignore: [{ group: "", kind: "Secret", name: "demo-credentials" }] });
     expect(spec.spec.clusterResourceWhitelist).toEqual([{ group: "", kind: "Namespace" }]);
-    expect(manifest).toContain("warn: true");
+    expect(project.spec.orphanedResources).toEqual(spec.spec.orphanedResources);
     // Every child app of gitops/apps names that project.
     for (const app of fs.readdirSync("gitops/apps")) {
       expect(`${app}: ${fs.readFileSync(path.join("gitops/apps", app, "application.jsonnet"), "utf8").match(/project: '([^']+)'/)?.[1]}`).toBe(`${app}: ${APPS_PROJECT}`);
     }
   });
 
-  it("adds the platform's Deployment health check to the release's argocd-cm under a field manager of its own", () => {
-    const cm = applied().find((r) => r.name === "lab-cm-settings")!.inputs as { manifest: string; fieldManager: string };
-    expect(cm.fieldManager).toBe("platform-pulumi-settings");
-    expect(cm.manifest).toContain("name: argocd-cm");
-    expect(cm.manifest).toContain("resource.customizations.health.apps_Deployment");
-    expect(cm.manifest).toContain("resource.customizations.health.apps_Deployment: |");
-    expect(cm.manifest).toContain('  if want > 0 and available == 0 and progressing ~= nil and progressing.reason == "NewReplicaSetAvailable" then\n');
+  it("adds the platform's Deployment health check to the release's argocd-cm as a patch (only its own keys)", () => {
+    const cm = byName("lab-cm-settings").inputs as { metadata: { name: string; namespace: string }; data: Record<string, string> };
+    expect(cm.metadata).toEqual({ name: "argocd-cm", namespace: "argocd" });
+    expect(cm.data["resource.customizations.health.apps_Deployment"]).toContain('if want > 0 and available == 0 and progressing ~= nil and progressing.reason == "NewReplicaSetAvailable" then\n');
+    expect(dependsOn["lab-cm-settings"]).toEqual(["lab-install"]);
   });
 
   it("refuses a manifests directory without install.yaml, naming the fix", () => {
-    expect(() => new ArgoCd("bad", { mode: "manifests", kubeconfig: "k", manifestsDir: os.tmpdir(), gitopsRepoUrl: "u" })).toThrow("run scripts/toolchain/ensure.sh argocd");
+    const provider = new k8s.Provider("bad-cluster", { kubeconfig: "unused" });
+    expect(() => new ArgoCd("bad", { mode: "manifests", provider, manifestsDir: os.tmpdir(), gitopsRepoUrl: "u" })).toThrow("run scripts/toolchain/ensure.sh argocd");
   });
 });

@@ -24,6 +24,8 @@ describe("prepareStackEnv before the lab stack exists", () => {
       expect(text).toContain("platform:hostAddress");
       expect(text).not.toContain("encryptionsalt");
       expect(se.envVars.PULUMI_BACKEND_URL).toBe(`file://${path.join(lab, "pulumi-state")}`);
+      // Never a download; Pulumi's Kubernetes objects win field conflicts (ADR 0015).
+      expect(se.envVars).toMatchObject({ PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true", PULUMI_K8S_ENABLE_PATCH_FORCE: "true" });
     } finally {
       se.cleanup();
     }

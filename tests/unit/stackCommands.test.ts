@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { EngineEvent, Stack as SdkStack, UpdateSummary } from "@pulumi/pulumi/automation";
+import type { Deployment, EngineEvent, Stack as SdkStack, UpdateSummary } from "@pulumi/pulumi/automation";
 import { UsageError } from "../../cli/args";
 import { cancel, history, operate, StackDeps } from "../../cli/commands/stack";
 import { ConfigError } from "../../lib/config";
@@ -52,7 +52,7 @@ interface Calls {
   labScripts: string[];
 }
 
-function fakeDeps(o: { events?: EngineEvent[]; fail?: Error; configJson?: string; secrets?: Error; openError?: Error; history?: Partial<UpdateSummary>[]; labExit?: number } = {}) {
+function fakeDeps(o: { events?: EngineEvent[]; fail?: Error; configJson?: string; secrets?: Error; openError?: Error; history?: Partial<UpdateSummary>[]; labExit?: number; state?: Deployment } = {}) {
   const calls: Calls = { ops: [], audits: [], opened: 0, labScripts: [] };
   const out: string[] = [];
   const err: string[] = [];
@@ -75,6 +75,13 @@ function fakeDeps(o: { events?: EngineEvent[]; fail?: Error; configJson?: string
       calls.ops.push({ op: "cancel", opts: {} });
     },
     configJson: async () => o.configJson ?? labConfigJson(),
+    exportStack: async () => {
+      calls.ops.push({ op: "export", opts: {} });
+      return o.state ?? { version: 3, deployment: { resources: [] } };
+    },
+    importStack: async (d) => {
+      calls.ops.push({ op: "import", opts: { state: d } });
+    },
   };
   const deps: StackDeps = {
     root,
@@ -207,6 +214,37 @@ describe("up, refresh, destroy, deploy: the update message, the audit record, no
     expect(f.err.some((l) => /^ssh-run: update done in \d+ s$/.test(l))).toBe(true);
   });
 
+  it("up drops the retired kubectl/SOPS dynamic resources from the state before the update (their delete would remove what the provider applies), and nothing else", async () => {
+    const urn = (t: string, n: string) => `urn:pulumi:lab::platform::platform:index:ArgoCd$${t}::${n}`;
+    const retired = urn("pulumi-nodejs:dynamic/platform:KubectlApply", "argocd-install");
+    const secret = urn("pulumi-nodejs:dynamic/platform:SopsSecret", "demo-secret");
+    const domain = urn("pulumi-nodejs:dynamic/platform:AnsiblePlaybookRun", "k3s-run");
+    const state = {
+      version: 3,
+      deployment: {
+        resources: [
+          { urn: retired, type: "pulumi-nodejs:dynamic/platform:KubectlApply" },
+          { urn: secret, type: "pulumi-nodejs:dynamic/platform:SopsSecret", dependencies: [retired] },
+          { urn: domain, type: "pulumi-nodejs:dynamic/platform:AnsiblePlaybookRun", dependencies: [retired], propertyDependencies: { x: [retired, "keep"] } },
+        ],
+      },
+    };
+    const f = fakeDeps({ state, events: [summary({ same: 1 })] });
+    expect(await operate("up", ["lab"], f.deps)).toBe(0);
+    expect(f.calls.ops.map((c) => c.op)).toEqual(["export", "import", "up"]);
+    const imported = (f.calls.ops[1].opts.state as typeof state).deployment.resources;
+    expect(imported).toEqual([{ urn: domain, type: "pulumi-nodejs:dynamic/platform:AnsiblePlaybookRun", dependencies: [], propertyDependencies: { x: ["keep"] } }]);
+    expect(f.err.some((l) => l.startsWith("dropped 2 resources of the retired kubectl/SOPS dynamic providers"))).toBe(true);
+    // A state without them is not written at all.
+    const g = fakeDeps({ events: [summary({ same: 1 })] });
+    expect(await operate("up", ["lab"], g.deps)).toBe(0);
+    expect(g.calls.ops.map((c) => c.op)).toEqual(["export", "up"]);
+    // A preview never edits the state.
+    const h = fakeDeps({ state, events: [summary({ same: 1 })] });
+    await operate("preview", ["lab"], h.deps);
+    expect(h.calls.ops.map((c) => c.op)).toEqual(["preview"]);
+  });
+
   it("a failed up exits 1 and audits failed with the reason", async () => {
     const f = fakeDeps({ fail: new Error("code: 255\nstderr: error: update failed") });
     expect(await operate("up", [], f.deps)).toBe(1);
@@ -234,7 +272,7 @@ describe("up, refresh, destroy, deploy: the update message, the audit record, no
     const f = fakeDeps({ events: [summary({ create: 20 })] });
     expect(await operate("deploy", ["lab"], f.deps)).toBe(0);
     expect(f.calls.labScripts).toEqual(["up.sh", "git-server.sh push HEAD"]);
-    expect(f.calls.ops.map((c) => c.op)).toEqual(["up"]);
+    expect(f.calls.ops.map((c) => c.op)).toEqual(["export", "up"]);
     expect(f.calls.audits.map((a) => `${a.action} ${a.outcome}`)).toEqual(["deploy succeeded"]);
   });
 });

@@ -11,6 +11,15 @@ describe("pinned versions", () => {
     expect(lock.packages["node_modules/@pulumi/pulumi"].version).toBe(versions.PULUMI_VERSION);
   });
 
+  it("builds the Kubernetes provider plugin at the version of @pulumi/kubernetes in the lockfile, from the pinned module", () => {
+    // The engine loads the plugin whose version the SDK asks for (resource-kubernetes-v<that>): the
+    // SDK's generated types and the plugin's schema are then the same release (ADR 0015).
+    expect(lock.packages["node_modules/@pulumi/kubernetes"].version).toBe(versions.KUBERNETES_PROVIDER_VERSION);
+    expect(pkg.dependencies["@pulumi/kubernetes"]).toBe(versions.KUBERNETES_PROVIDER_VERSION);
+    const gomod = fs.readFileSync(path.join(repoRoot, "toolchain/kubernetes-provider/go.mod"), "utf8");
+    expect(gomod).toMatch(new RegExp(`^require github\\.com/pulumi/pulumi-kubernetes/provider/v4 ${versions.KUBERNETES_PROVIDER_MODULE_VERSION}$`, "m"));
+  });
+
   it("pins every npm dependency to an exact version", () => {
     for (const deps of [pkg.dependencies, pkg.devDependencies]) {
       for (const [name, spec] of Object.entries(deps as Record<string, string>)) {
