@@ -86,6 +86,7 @@ export function prepareStackEnv(stack: string, root: string, env: NodeJS.Process
     if (opts.engine !== false && (!salt || !fs.existsSync(path.join(lab, "pulumi-passphrase")))) {
       throw new StackEnvError(`the lab stack does not exist yet in ${lab} (no passphrase or salt): platform deploy lab creates it`);
     }
+    keepEngineLogOffDisk(path.join(lab, "pulumi-home"));
     Object.assign(envVars, {
       PULUMI_HOME: path.join(lab, "pulumi-home"),
       PULUMI_BACKEND_URL: `file://${path.join(lab, "pulumi-state")}`,
@@ -144,6 +145,24 @@ export async function openStack(se: StackEnv): Promise<Stack> {
   return await automation().Stack.select(se.stack, await openWorkspace(se));
 }
 
+/**
+ * The Pulumi CLI (3.259) writes every command's debug log, every resource's properties included,
+ * gzip-compressed to <PULUMI_HOME>/logs, always: no flag or variable turns it off. With the Argo CD
+ * CRDs in the state (ADR 0015) that was 42 % of the engine's CPU and half a lab preview (24 s -> 10 s
+ * without it), and 0.5 GB of logs per lab in a day. A file where that directory would be makes the
+ * CLI skip it ("automatic logging unavailable"); the operations' own logs stay in the evidence
+ * folder. Only for the lab's PULUMI_HOME, which is ours; an operator's own home is left alone.
+ */
+export function keepEngineLogOffDisk(pulumiHome: string): void {
+  // A lab whose stack does not exist yet has no home: `platform deploy` makes it (ensureLabStack).
+  if (!fs.existsSync(pulumiHome)) return;
+  const logs = path.join(pulumiHome, "logs");
+  const st = fs.lstatSync(logs, { throwIfNoEntry: false });
+  if (st?.isFile()) return;
+  if (st) fs.rmSync(logs, { recursive: true, force: true });
+  fs.writeFileSync(logs, "A file, not a directory, on purpose: see keepEngineLogOffDisk in lib/pulumiEnv.ts.\n");
+}
+
 const saltOf = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").find((l) => l.startsWith("encryptionsalt:")) : undefined);
 
 /**
@@ -158,6 +177,7 @@ const saltOf = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "u
 export async function ensureLabStack(root: string, env: NodeJS.ProcessEnv = process.env, progress: (line: string) => void = () => {}): Promise<void> {
   const lab = labDirOf(root, env);
   for (const d of ["pulumi-state", "pulumi-home"]) fs.mkdirSync(path.join(lab, d), { recursive: true });
+  keepEngineLogOffDisk(path.join(lab, "pulumi-home"));
   fs.chmodSync(lab, 0o700);
   const passphrase = path.join(lab, "pulumi-passphrase");
   if (!fs.existsSync(passphrase) || fs.statSync(passphrase).size === 0) fs.writeFileSync(passphrase, crypto.randomBytes(32).toString("base64") + "\n", { mode: 0o600 });

@@ -3,7 +3,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { prepareStackEnv, StackEnvError } from "../../lib/pulumiEnv";
+import { keepEngineLogOffDisk, prepareStackEnv, StackEnvError } from "../../lib/pulumiEnv";
 
 const root = path.resolve(__dirname, "../..");
 
@@ -28,6 +28,36 @@ describe("prepareStackEnv before the lab stack exists", () => {
       expect(se.envVars).toMatchObject({ PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true", PULUMI_K8S_ENABLE_PATCH_FORCE: "true" });
     } finally {
       se.cleanup();
+    }
+  });
+});
+
+describe("the Pulumi CLI's own debug log, off the lab's disk", () => {
+  let home: string;
+  beforeEach(() => (home = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-home-"))));
+  afterEach(() => fs.rmSync(home, { recursive: true, force: true }));
+
+  it("puts a file where the CLI would make its logs directory, replacing one it made", () => {
+    fs.mkdirSync(path.join(home, "logs"));
+    fs.writeFileSync(path.join(home, "logs", "pulumi-20261207T034935-2892-preview.log"), "gzip");
+    keepEngineLogOffDisk(home);
+    expect(fs.statSync(path.join(home, "logs")).isFile()).toBe(true);
+    // The CLI's own mkdir -p of it then fails, which is what turns its disk log off.
+    expect(() => fs.mkdirSync(path.join(home, "logs"), { recursive: true })).toThrow(/EEXIST|ENOTDIR/);
+    keepEngineLogOffDisk(home);
+    expect(fs.readFileSync(path.join(home, "logs"), "utf8")).toMatch(/on purpose/);
+  });
+
+  it("is set up for every lab command, and makes no home for a lab that has none yet", () => {
+    const lab = fs.mkdtempSync(path.join(os.tmpdir(), "log-lab-"));
+    try {
+      prepareStackEnv("lab", root, { ...process.env, PLATFORM_LAB_DIR: lab }, { tools: false, engine: false }).cleanup();
+      expect(fs.existsSync(path.join(lab, "pulumi-home"))).toBe(false);
+      fs.mkdirSync(path.join(lab, "pulumi-home", "logs"), { recursive: true });
+      prepareStackEnv("lab", root, { ...process.env, PLATFORM_LAB_DIR: lab }, { tools: false, engine: false }).cleanup();
+      expect(fs.statSync(path.join(lab, "pulumi-home", "logs")).isFile()).toBe(true);
+    } finally {
+      fs.rmSync(lab, { recursive: true, force: true });
     }
   });
 });
