@@ -15,7 +15,7 @@ import { gitRemote } from "../../lib/drift/gitRemote";
 import { checkPass, EvidenceRecord, hostFromRecords, readRecord } from "../../lib/drift/hostLayer";
 import { refreshFromEvents, refreshPreview } from "../../lib/drift/pulumiLayer";
 import { announceCheckPass, CHECK_PASS_ENV, CHECK_PASS_FILE, CHECK_PASS_OWNER_ENV, CheckPassOutcome } from "../../lib/drift/sharedCheck";
-import { DriftReport, EXIT, LayerName, LAYERS, oneLine, overall, renderSummary } from "../../lib/drift/report";
+import { DriftReport, EXIT, LayerName, LAYERS, oneLine, overall, PulumiLayer, renderSummary } from "../../lib/drift/report";
 import { ALL_DOMAINS, isDomain } from "../../lib/domains";
 import { driftCluster } from "../../lib/kube";
 import { appendAudit } from "../../lib/operator/audit";
@@ -110,9 +110,9 @@ export async function runDrift(opts: DriftOptions, se: StackEnv, config: Platfor
     const r = await refresh;
     if ("error" in outcome) {
       // Its reads of the domains are that pass: the refresh could not succeed (one reason, not two).
-      layers.pulumi = { status: "broken", resources: [], hostInSyncFalse: false, error: `not refreshed: the host check pass failed (${outcome.error})` };
+      layers.pulumi = brokenPulumi(`not refreshed: the host check pass failed (${outcome.error})`);
     } else if ("error" in r) {
-      layers.pulumi = { status: "broken", resources: [], hostInSyncFalse: false, error: r.error };
+      layers.pulumi = brokenPulumi(r.error);
     } else {
       layers.pulumi = r.layer;
       // A stack last updated before the shared pass stores a provider that checks by itself.
@@ -146,12 +146,15 @@ export async function runDrift(opts: DriftOptions, se: StackEnv, config: Platfor
   return Object.fromEntries(LAYERS.filter((l) => layers[l]).map((l) => [l, layers[l]])) as DriftReport["layers"];
 }
 
+/** The Pulumi layer when it could not be read. */
+const brokenPulumi = (error: string): PulumiLayer => ({ status: "broken", resources: [], hostInSyncFalse: false, error });
+
 /** Every asked layer broken with the same reason: the stack itself could not be prepared. */
 function allBroken(layers: LayerName[], reason: string): DriftReport["layers"] {
   const out: DriftReport["layers"] = {};
   for (const l of layers) {
     if (l === "host") out.host = { status: "broken", domains: {}, error: reason };
-    if (l === "pulumi") out.pulumi = { status: "broken", resources: [], hostInSyncFalse: false, error: reason };
+    if (l === "pulumi") out.pulumi = brokenPulumi(reason);
     if (l === "cluster") out.cluster = { status: "broken", apps: [], error: reason };
   }
   return out;

@@ -10,14 +10,11 @@ import * as path from "path";
 import type { PlatformConfig } from "../config";
 import { endRun, runMarkerEnv } from "../runMarker";
 import { HostLayer, HostTask, oneLine } from "./report";
-import { CHECK_LOG_NAME, CHECK_PASS_TIMEOUT_MS } from "./sharedCheck";
+import { CHECK_LOG_NAME, CHECK_PASS_TIMEOUT_MS, CheckRecord } from "./sharedCheck";
 
-/** The part of an evidence record the report reads. */
-export interface EvidenceRecord {
-  correlation_id: string;
-  tags?: string[];
-  ok: boolean;
-  tasks: Array<{ host: string; role?: string | null; task: string; status: string; items?: string[]; diff_summary?: HostTask["diff"]; message?: string }>;
+/** The part of an evidence record the report reads: the provider's verdict's part, plus each task's items and diff. */
+export interface EvidenceRecord extends CheckRecord {
+  tasks: Array<CheckRecord["tasks"][number] & { items?: string[]; diff_summary?: HostTask["diff"] }>;
 }
 
 /**
