@@ -53,7 +53,7 @@ if (config.argocd.enabled) {
     kubeconfig: previous ? previous.lastRun.apply(() => kubeconfig) : kubeconfig,
     namespace: ARGOCD_NAMESPACE,
   });
-  const common = { provider, gitopsRepoUrl: a.gitopsRepoUrl!, gitopsRevision: a.gitopsRevision, gitopsAppsPath: `${GITOPS_PATH}/apps`, awaitReady: a.awaitReady };
+  const common = { provider, gitopsRepoUrl: a.gitopsRepoUrl!, gitopsRevision: a.gitopsRevision, gitopsAppsPath: `${GITOPS_PATH}/apps`, awaitReady: a.awaitReady, reconciliation: a.reconciliation };
   new ArgoCd(
     "argocd",
     a.mode === "helm"

@@ -3,10 +3,13 @@
 //
 //  mode "helm"      (prod) the argo-cd chart at a pinned version through helm.v3.Release, which
 //                   runs the chart's Helm hooks (helm.v4.Chart does not: pitfalls.md).
-//  mode "manifests" (air-gapped, and the lab) the same Argo CD release's own install manifests,
-//                   from a local directory, through yaml/v2.ConfigFile (one provider resource per
-//                   object, server-side applied); the platform's argocd-cm settings as a
-//                   ConfigMapPatch: no chart registry needed.
+//  mode "manifests" (air-gapped, and the lab) the same Argo CD release's own "core" install
+//                   manifests (core-install.yaml: application-controller, repo-server, redis,
+//                   applicationset-controller; no API server, UI, dex or notifications: operators
+//                   use the Kubernetes API, ADR 0015), from a local directory, through
+//                   yaml/v2.ConfigFile (one provider resource per object, server-side applied);
+//                   the platform's argocd-cm settings as a ConfigMapPatch applied first, so the
+//                   pods read them when they start: no chart registry needed.
 // Both then create the AppProjects and the root Application (apiextensions.CustomResource), which
 // syncs every gitops/apps/<app>/application.jsonnet with the repository URL and revision passed in.
 // argocd-server is never exposed publicly: ClusterIP service, no ingress; operators reach it
@@ -40,11 +43,11 @@ export interface ArgoCdArgs {
   gitopsAppsPath?: string;
   /**
    * Wait until the release's workloads are ready (the provider's await logic: Deployments
-   * available, StatefulSets rolled out, ...). Default: true. Off where they cannot become ready:
-   * the lab runs Argo CD's controllers as host processes (infra/ansible/roles/k3s, ADR 0010), so
-   * the install's own pods never start there; awaiting them would time out.
+   * available, StatefulSets rolled out, ...) before the projects and the root app. Default: true.
    */
   awaitReady?: boolean;
+  /** argocd-cm's timeout.reconciliation / .jitter (e.g. "10s"). Default: unset (upstream's 180s / 60s). */
+  reconciliation?: { timeout?: string; jitter?: string };
 
   // mode "helm"
   /** argo-cd chart version (mode "helm"); pinned in toolchain/versions.env. */
@@ -55,9 +58,12 @@ export interface ArgoCdArgs {
   values?: Record<string, unknown>;
 
   // mode "manifests"
-  /** Directory holding the release's install.yaml (mode "manifests"). */
+  /** Directory holding the release's core-install.yaml (mode "manifests"). */
   manifestsDir?: string;
 }
+
+/** The release's manifest file mode "manifests" applies: upstream's headless ("core") install. */
+export const CORE_INSTALL = "core-install.yaml";
 
 /** Chart values that keep argocd-server off any public ingress or load balancer, plus the platform's argocd-cm settings. */
 export const privateServerValues = {
@@ -69,11 +75,24 @@ export const privateServerValues = {
   configs: { cm: { ...ARGOCD_CM_SETTINGS } },
 };
 
-/** The platform's argocd-cm settings (lib/argocdHealth.ts) as a patch of the release's argocd-cm. */
-export function argocdCmPatch(namespace: string) {
+/** privateServerValues with the reconciliation period, for mode "helm". */
+export function helmValues(reconciliation: ArgoCdArgs["reconciliation"], extra: Record<string, unknown>) {
+  return deepMerge(deepMerge(privateServerValues, { configs: { cm: argocdCmData(reconciliation) } }), extra);
+}
+
+/** The platform's argocd-cm keys: its settings (lib/argocdHealth.ts) and the reconciliation period when set. */
+export function argocdCmData(reconciliation: ArgoCdArgs["reconciliation"] = {}): Record<string, string> {
+  const data: Record<string, string> = { ...ARGOCD_CM_SETTINGS };
+  if (reconciliation.timeout) data["timeout.reconciliation"] = reconciliation.timeout;
+  if (reconciliation.jitter) data["timeout.reconciliation.jitter"] = reconciliation.jitter;
+  return data;
+}
+
+/** The platform's argocd-cm keys as a patch of the release's argocd-cm. */
+export function argocdCmPatch(namespace: string, reconciliation?: ArgoCdArgs["reconciliation"]) {
   return {
     metadata: { name: "argocd-cm", namespace },
-    data: { ...ARGOCD_CM_SETTINGS },
+    data: argocdCmData(reconciliation),
   };
 }
 
@@ -113,7 +132,7 @@ export function rootApplicationSpec(args: { namespace: string; repoURL: string; 
   };
 }
 
-/** The `default` AppProject (argocd-server creates it where it runs; the lab has no server). */
+/** The `default` AppProject (argocd-server creates it where it runs; the core install has no server). */
 export function defaultProjectSpec(namespace: string) {
   return {
     apiVersion: "argoproj.io/v1alpha1",
@@ -182,7 +201,7 @@ export class ArgoCd extends pulumi.ComponentResource {
           chart: "argo-cd",
           version: args.chartVersion,
           repositoryOpts: { repo: args.chartRepo ?? "https://argoproj.github.io/argo-helm" },
-          values: deepMerge(privateServerValues, args.values ?? {}),
+          values: helmValues(args.reconciliation, args.values ?? {}),
           // Helm hooks (e.g. redis-secret-init) must run; wait until the release is ready.
           skipAwait: !awaitReady,
         },
@@ -190,14 +209,16 @@ export class ArgoCd extends pulumi.ComponentResource {
       );
     } else {
       if (!args.manifestsDir) throw new Error("ArgoCd mode 'manifests' needs a manifestsDir");
-      const install = path.resolve(args.manifestsDir, "install.yaml");
-      if (!fs.existsSync(install)) throw new Error(`ArgoCd mode 'manifests': no install.yaml in ${args.manifestsDir} (run scripts/toolchain/ensure.sh argocd)`);
+      const install = path.resolve(args.manifestsDir, CORE_INSTALL);
+      if (!fs.existsSync(install)) throw new Error(`ArgoCd mode 'manifests': no ${CORE_INSTALL} in ${args.manifestsDir} (run scripts/toolchain/ensure.sh argocd)`);
+      // The settings first: the controller and repo-server read timeout.reconciliation into their
+      // environment when they start. The patch (a field manager of its own) creates argocd-cm with
+      // only its keys; the release then applies its own (empty) argocd-cm over it, keeping them.
+      const settings = new k8s.core.v1.ConfigMapPatch(`${name}-cm-settings`, argocdCmPatch(namespace, args.reconciliation), { ...childOpts, dependsOn: [ns] });
       // The provider reads the file at every preview and up: a new release's manifests are a diff
       // of exactly the objects that change.
-      release = new k8s.yaml.v2.ConfigFile(`${name}-install`, { file: install, skipAwait: !awaitReady }, { ...childOpts, dependsOn: [ns] });
-      // The release owns argocd-cm; the patch owns only the keys it sets (a field manager of its own).
-      new k8s.core.v1.ConfigMapPatch(`${name}-cm-settings`, argocdCmPatch(namespace), { ...childOpts, dependsOn: [release] });
-      // argocd-server creates `default` where it runs; the lab runs no server.
+      release = new k8s.yaml.v2.ConfigFile(`${name}-install`, { file: install, skipAwait: !awaitReady }, { ...childOpts, dependsOn: [ns, settings] });
+      // argocd-server creates `default` where it runs; the core install has no server.
       projects.push(new k8s.apiextensions.CustomResource(`${name}-default-project`, defaultProjectSpec(namespace), { ...childOpts, dependsOn: [release] }));
     }
     // The projects wait for the release (its CRDs), the root app for the projects (its children name them).

@@ -52,10 +52,16 @@ export interface ArgoCdConfig {
   mode: "helm" | "manifests";
   /** Admin kubeconfig: absolute, ~/..., or relative to the project root (kept relative). It may not exist yet at preview: the k3s domain writes it during the same `up`. */
   kubeconfigPath?: string;
-  /** Directory with the Argo CD release's install.yaml (mode "manifests"). */
+  /** Directory with the Argo CD release's install manifests, core-install.yaml among them (mode "manifests"). */
   manifestsDir: string;
-  /** Wait for Argo CD's workloads to be ready (the Kubernetes provider's await logic). Default true; the lab turns it off (its controllers are host processes). */
+  /** Wait for Argo CD's workloads to be ready (the Kubernetes provider's await logic). Default true. */
   awaitReady: boolean;
+  /**
+   * argocd-cm's `timeout.reconciliation` and `timeout.reconciliation.jitter` (how often apps are
+   * compared with Git, and the random delay added): unset keeps upstream's 180s and 60s. The lab
+   * polls its local Git server every 10s (Pulumi.lab.yaml).
+   */
+  reconciliation: { timeout?: string; jitter?: string };
   gitopsRepoUrl?: string;
   gitopsRevision: string;
 }
@@ -90,6 +96,13 @@ export function readPlatformConfig(cfg: ConfigSource, root: string): PlatformCon
     if (v === undefined) return def;
     if (v === "true" || v === "false") return v === "true";
     throw new ConfigError(key, `must be true or false, got '${v}'`);
+  };
+  // A Go duration as argocd-cm takes it ("10s", "3m", "1h"); "" or absent: upstream's default.
+  const duration = (key: string): string | undefined => {
+    const v = cfg.get(key)?.trim();
+    if (!v) return undefined;
+    if (!/^[0-9]+(s|m|h)$/.test(v)) throw new ConfigError(key, `must be a duration such as 10s, 3m or 1h, got '${v}'`);
+    return v;
   };
   const existing = (key: string, kind: "file" | "directory", def?: string): string => {
     const rel = str(key, def);
@@ -145,6 +158,7 @@ export function readPlatformConfig(cfg: ConfigSource, root: string): PlatformCon
       kubeconfigPath: argocdEnabled ? homePath(str("kubeconfigPath")) : undefined,
       manifestsDir: expandPath(str("argocdManifestsDir", defaultArgoCdManifests()), root),
       awaitReady: bool("argocdAwaitReady", true),
+      reconciliation: { timeout: duration("argocdReconciliationTimeout"), jitter: duration("argocdReconciliationJitter") },
       gitopsRepoUrl: argocdEnabled ? str("gitopsRepoUrl") : cfg.get("gitopsRepoUrl"),
       gitopsRevision: str("gitopsRevision", "main"),
     },

@@ -29,8 +29,9 @@ lane engine pulumi langhost sops kubernetes-provider
 # The lab's control plane and node binaries, kine (the k3s role's lab path copies them to the lab VPS),
 # the secret scanner (scripts/security/scan-secrets.sh) and the workflow linter (scripts/test.sh).
 lane cluster kube kine helm gitleaks actionlint
-# Argo CD's runtime, then the lab's OCI images (pause, the greeter, CoreDNS), imported by the k3s
-# role's lab node (ADR 0008).
+# Argo CD (binary + install manifests), then the lab's OCI images (pause, the greeter, CoreDNS, and
+# Argo CD's two: a debootstrap root filesystem with that binary), imported by the k3s role's lab
+# node (ADR 0008, ADR 0017).
 lane gitops argocd images
 
 # Debian packages: lab host tooling (debootstrap, systemd-nspawn, bridge/netns), age for keys,

@@ -56,6 +56,15 @@ kubernetes_provider_key() {
     "$PLATFORM_ROOT"/scripts/toolchain/build-kubernetes-provider.sh | sha256sum | cut -c1-12)"
 }
 
+# Argo CD's images (build-argocd-images.sh: a debootstrap root filesystem plus the argocd binary)
+# are an entry of their own, so an edit of the greeter does not re-run debootstrap: key it by the
+# Argo CD version, the image names, the Debian suite and the scripts that build it.
+argocd_images_key() {
+  printf '%s-%s' "$ARGOCD_VERSION" "$( { grep -E '^ARGOCD_(IMAGE|REDIS_IMAGE)=' "$PLATFORM_ROOT/toolchain/versions.env"
+    grep -E '^LAB_DEBIAN_SUITE=' "$PLATFORM_ROOT/scripts/lab/lab.env"
+    cat "$PLATFORM_ROOT"/scripts/toolchain/build-argocd-images.sh "$PLATFORM_ROOT"/scripts/toolchain/oci-image.py; } | sha256sum | cut -c1-12)"
+}
+
 # The lab's images (scripts/toolchain/build-images.sh) are built from our own sources by two
 # compilers: key their cache entry by the image pins, those sources and the compilers' versions.
 images_source_hash() {
@@ -64,6 +73,7 @@ images_source_hash() {
     grep -E '^(PAUSE|GREETER|COREDNS)_' "$PLATFORM_ROOT/toolchain/versions.env"
     # The CoreDNS binary comes from its own cache entry (ensure.sh coredns), keyed by its sources.
     printf 'coredns %s\n' "$(coredns_key)"
+    printf 'argocd-images %s\n' "$(argocd_images_key)"
     for f in "$PLATFORM_ROOT"/toolchain/images/pause/pause.c \
              "$PLATFORM_ROOT"/scripts/toolchain/build-images.sh "$PLATFORM_ROOT"/scripts/toolchain/oci-image.py \
              "$PLATFORM_ROOT"/apps/greeter/go.mod "$PLATFORM_ROOT"/apps/greeter/go.sum \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the lab's container images from local inputs only (no registry is reachable here): the
-# sandbox image (pause), the sample workload (greeter) and cluster DNS (CoreDNS), each a
+# sandbox image (pause), the sample workload (greeter), cluster DNS (CoreDNS) and Argo CD's own
+# two (build-argocd-images.sh, their own cache entry), each a
 # single-layer OCI image archive named as prod names it in a registry (toolchain/versions.env).
 # Same inputs, same digests. See docs/adr/0008-images-without-a-registry.md.
 # Usage: build-images.sh OUT_DIR
@@ -34,6 +35,11 @@ bash "$(dirname "$0")/ensure.sh" coredns >/dev/null
 coredns_bin="$(tool_dir coredns "$(coredns_key)")/coredns"
 [ -x "$coredns_bin" ] || die "$coredns_bin is missing: bash scripts/toolchain/ensure.sh coredns"
 
+# Argo CD's images: their own cache entry (build-argocd-images.sh); copied in and listed here.
+bash "$(dirname "$0")/ensure.sh" argocd-images >/dev/null
+argocd_images="$(tool_dir argocd-images "$(argocd_images_key)")"
+[ -s "$argocd_images/built.jsonl" ] || die "$argocd_images/built.jsonl is missing: bash scripts/toolchain/ensure.sh argocd-images"
+
 work="$(mktemp -d "${TMPDIR:-/tmp}/build-images-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/gobin"
@@ -66,6 +72,8 @@ image() { # image REF ARGS... : one archive; prints the helper's JSON line
     --file "$coredns_bin=/coredns:0755" \
     --label "org.opencontainers.image.source=github.com/coredns/coredns@v$COREDNS_VERSION (toolchain/coredns)" \
     --label "org.opencontainers.image.version=$COREDNS_VERSION"
+  cp "$argocd_images"/*.oci.tar "$out/"
+  cat "$argocd_images/built.jsonl"
 } > "$work/built.jsonl"
 python3 "$oci" list "$out" < "$work/built.jsonl"
 python3 "$oci" verify "$out"/*.oci.tar >&2

@@ -8,6 +8,7 @@
 #        ensure.sh gitleaks      the secret scanner (scripts/security/scan-secrets.sh), not in the default list
 #        ensure.sh images        the lab's OCI image archives (pause, greeter, CoreDNS; build-images.sh,
 #                                docs/adr/0008), into $(images_dir) (scripts/lib/common.sh); not in the default list
+#        ensure.sh argocd-images Argo CD's own images (build-argocd-images.sh); `images` ensures and packages them
 #        ensure.sh coredns       CoreDNS for the images (build-coredns.sh, toolchain/coredns); `images` ensures it
 #        ensure.sh kubernetes-provider  the Pulumi Kubernetes provider plugin (build-kubernetes-provider.sh,
 #                                docs/adr/0015), linked into $PULUMI_HOME's plugin cache by lib/pulumiEnv.ts
@@ -112,10 +113,12 @@ for t in "${tools[@]}"; do
         log "kubernetes provider $KUBERNETES_PROVIDER_VERSION linked into $kp_dir"
       fi ;;
     coredns)  build_into coredns "$(coredns_key)" coredns bash "$here/build-coredns.sh" ;;
+    # Argo CD's images: their own entry (debootstrap is slow; build-argocd-images.sh).
+    argocd-images) build_into argocd-images "$(argocd_images_key)" images.json bash "$here/build-argocd-images.sh" ;;
     # Keyed by the image pins and the hash of their sources (like langhost): an edit rebuilds them.
-    # The CoreDNS binary they package is a tool of its own (build-images.sh ensures it).
+    # The CoreDNS binary and Argo CD's images they package are entries of their own (build-images.sh ensures them).
     images)   build_into images "$(images_key)" images.json bash "$here/build-images.sh" ;;
-    *) die "unknown tool '$t' (known: pulumi langhost sops kubernetes-provider gitleaks actionlint coredns images; cluster = ${cluster_tools[*]})" ;;
+    *) die "unknown tool '$t' (known: pulumi langhost sops kubernetes-provider gitleaks actionlint coredns argocd-images images; cluster = ${cluster_tools[*]})" ;;
   esac
 done
 tools_path

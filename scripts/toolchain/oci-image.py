@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Deterministic single-layer OCI image archives, from local files only (no registry, stdlib only).
 
-  oci-image.py build --ref REF --out FILE.oci.tar --entrypoint PATH [--user UID:GID]
-                     [--expose PORT/PROTO]... [--label KEY=VALUE]... --file SRC=DEST[:MODE]...
+  oci-image.py build --ref REF --out FILE.oci.tar --entrypoint "PATH [ARG]..." [--user UID:GID]
+                     [--expose PORT/PROTO]... [--label KEY=VALUE]... [--env K=V]... [--workdir DIR]
+                     (--file SRC=DEST[:MODE]... | --layer-tar ROOTFS.tar)
       Writes an OCI image layout (oci-layout, index.json, blobs/sha256/*) as one tar FILE and
-      prints {"ref", "digest" (the manifest's), "file"} as one JSON line.
+      prints {"ref", "digest" (the manifest's), "file"} as one JSON line. The layer is either the
+      --file entries, or a whole root filesystem the caller has already written as a tar
+      (deterministically: build-argocd-images.sh uses GNU tar --sort=name --mtime --numeric-owner).
   oci-image.py verify FILE.oci.tar...
       Checks every archive: layout version, index -> manifest -> config and layer, each blob's
       sha256 and size, the layer's diff_id, and the image-name annotations. Exit 1 on a mismatch.
@@ -100,11 +103,10 @@ def parse_file_arg(spec: str):
     return src, dest, mode
 
 
-def build(args) -> None:
-    name, tag = split_ref(args.ref)
+def files_layer(specs) -> bytes:
     entries = []
     dirs = set()
-    for spec in args.file:
+    for spec in specs:
         src, dest, mode = parse_file_arg(spec)
         with open(src, "rb") as f:
             entries.append((dest, f.read(), mode))
@@ -112,11 +114,24 @@ def build(args) -> None:
         for i in range(1, len(parts) + 1):
             dirs.add("/".join(parts[:i]))
     entries += [(d + "/", None, 0o755) for d in dirs]
-    layer_tar = tar_bytes(entries)
+    return tar_bytes(entries)
+
+
+def build(args) -> None:
+    name, tag = split_ref(args.ref)
+    if bool(args.file) == bool(args.layer_tar):
+        raise SystemExit("error: give either --file entries or one --layer-tar")
+    if args.layer_tar:
+        with open(args.layer_tar, "rb") as f:
+            layer_tar = f.read()
+    else:
+        layer_tar = files_layer(args.file)
     layer = gzip_bytes(layer_tar)
     created = datetime.datetime.fromtimestamp(epoch(), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    cfg = {"Entrypoint": [args.entrypoint], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "WorkingDir": "/"}
+    env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] + args.env
+    entrypoint = args.entrypoint.split(" ")
+    cfg = {"Entrypoint": entrypoint, "Env": env, "WorkingDir": args.workdir}
     if args.user:
         cfg["User"] = args.user
     if args.expose:
@@ -130,7 +145,7 @@ def build(args) -> None:
         "created": created,
         "config": cfg,
         "rootfs": {"type": "layers", "diff_ids": [sha256(layer_tar)]},
-        "history": [{"created": created, "created_by": "scripts/toolchain/build-images.sh"}],
+        "history": [{"created": created, "created_by": "scripts/toolchain/oci-image.py"}],
     })
     manifest = canonical({
         "schemaVersion": 2,
@@ -246,7 +261,10 @@ def main() -> None:
     b.add_argument("--user", default="")
     b.add_argument("--expose", action="append", default=[])
     b.add_argument("--label", action="append", default=[])
-    b.add_argument("--file", action="append", required=True)
+    b.add_argument("--env", action="append", default=[])
+    b.add_argument("--workdir", default="/")
+    b.add_argument("--file", action="append", default=[])
+    b.add_argument("--layer-tar", default="")
     b.set_defaults(fn=build)
     v = sub.add_parser("verify")
     v.add_argument("archives", nargs="+")

@@ -2,16 +2,18 @@
 // deploy`) brings the lab up and its `up`
 // installs Argo CD and the App-of-Apps on the lab's API; Argo CD (real controllers on the lab VPS)
 // syncs every child app from the lab's Git server; the stack is then a no-op; and a commit pushed
-// to the lab remote is applied by Argo CD with no manual step. Objects are checked against Git
-// itself (tests/support/gitops.ts), not against Argo CD's opinion. No pod runs in the lab: health
-// is asserted only for apps without workloads.
+// to the lab remote is applied by Argo CD with no manual step. Argo CD runs as pods in the lab's
+// cluster, as in prod (issue 12): the release's core install, its images built locally and pulled
+// through the node's registry mirror. Objects are checked against Git itself
+// (tests/support/gitops.ts), not against Argo CD's opinion.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { appStatus, kubectl, kubectlJson, waitForApp } from "../support/cluster";
+import { ARGOCD_WORKLOADS, appStatus, argocdPods, kubectl, kubectlJson, waitForApp } from "../support/cluster";
 import { saveEvidence } from "../support/evidence";
 import { childApps, compareAppWithGit } from "../support/gitops";
-import { labDir } from "../support/lab";
+import { labDir, onVps } from "../support/lab";
+import { pinnedVersion } from "../../lib/versions";
 import { repoRoot, run, runAsync } from "../support/tools";
 
 jest.setTimeout(30 * 60 * 1000);
@@ -49,6 +51,23 @@ describe("Argo CD on the lab, installed by `pulumi up` (the main command)", () =
     const names = kubectlJson<{ items: { metadata: { name: string } }[] }>(["get", "applications.argoproj.io", "-n", "argocd"]).items.map((a) => a.metadata.name).sort();
     expect(names).toEqual([...want].sort());
     for (const app of want) expect(`${app} ${appStatus(app)?.sync} ${appStatus(app)?.health}`).toBe(`${app} Synced Healthy`);
+  });
+
+  it("runs Argo CD as pods in the argocd namespace, Running and Ready, from the manifests' own images; nothing of Argo CD runs on the VPS outside a pod", () => {
+    const pods = Object.fromEntries(ARGOCD_WORKLOADS.map((w) => [w, argocdPods(w)]));
+    // Every process on the VPS whose command line names Argo CD or redis, with its cgroup: a pod's
+    // processes live under the kubelet's kubepods hierarchy, anything else would be a host process.
+    const procs = onVps(`for p in $(pgrep -f '[a]rgocd|[r]edis-server'); do printf '%s %s %s\n' "$p" "$(grep -m1 -o 'kubepods[^ ]*' /proc/$p/cgroup || echo HOST)" "$(tr '\0' ' ' < /proc/$p/cmdline | cut -c1-80)"; done`).stdout.trim().split("\n").filter(Boolean);
+    const listed = kubectl(["-n", "argocd", "get", "pods", "-o", "wide"]);
+    saveEvidence("argocd-lab", "argocd-pods.txt", `$ kubectl -n argocd get pods -o wide\n${listed.stdout}${listed.stderr}\n${JSON.stringify(pods, null, 2)}\n\n# processes on the VPS (pid, cgroup, command)\n${procs.join("\n")}\n`);
+    for (const w of ARGOCD_WORKLOADS) {
+      expect(`${w}: ${pods[w].length} pod(s)`).toBe(`${w}: 1 pod(s)`);
+      expect(`${w} ${pods[w][0].phase} ready=${pods[w][0].ready}`).toBe(`${w} Running ready=true`);
+    }
+    expect(pods["argocd-application-controller"][0].images).toEqual([pinnedVersion("ARGOCD_IMAGE")]);
+    expect(pods["argocd-redis"][0].images).toEqual([pinnedVersion("ARGOCD_REDIS_IMAGE")]);
+    expect(procs.length).toBeGreaterThanOrEqual(ARGOCD_WORKLOADS.length);
+    expect(procs.filter((p) => p.split(" ")[1] === "HOST")).toEqual([]);
   });
 
   it("holds each child app's objects in the API with the content from Git", async () => {

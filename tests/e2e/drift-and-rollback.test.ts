@@ -1,5 +1,6 @@
-// Story 2.3 (issue 6) on the lab: real Argo CD controllers, the lab's Git server, the real Pulumi
-// engine. A manual change is reported OutOfSync (by Argo CD and by `platform drift`) and
+// Story 2.3 (issue 6) on the lab: Argo CD as pods in the lab's cluster, the lab's Git server, the
+// real Pulumi engine. First Argo CD loses its application-controller pod (issue 12): every test
+// after that runs against the replacement, and the last one checks it was the same pod throughout. A manual change is reported OutOfSync (by Argo CD and by `platform drift`) and
 // `platform resync` restores Git's state; a self-healing app reverts drift by itself (proved by its
 // operation record, not just the end state); a hand-made object is flagged as an orphan; a faulty
 // commit is rolled back by `platform rollback`, object for object, with one trail per correlation
@@ -8,7 +9,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { appStatus, kubectl, kubectlJson, waitForApp } from "../support/cluster";
+import { appStatus, argocdPods, kubectl, kubectlJson, waitForApp } from "../support/cluster";
 import { saveEvidence } from "../support/evidence";
 import { childApps, compareAppWithGit, gitObjects, liveObject, operatorCheckout } from "../support/gitops";
 import { labDir, onVps, waitFor } from "../support/lab";
@@ -84,6 +85,33 @@ afterAll(async () => {
   run("bash", ["scripts/lab/git-server.sh", "push", "HEAD"]);
   kubectl(["-n", "demo", "delete", "configmap", "handmade", "--ignore-not-found"]);
   await platform(["resync", "lab"]);
+});
+
+/** Each app's sync history (status.history: revision and deploy time per sync), as Argo CD keeps it. */
+const syncHistories = () => Object.fromEntries(["root", ...childApps()].map((app) => [app, kubectlJson<{ status: { history?: { id: number; revision: string; deployedAt: string }[] } }>(["-n", "argocd", "get", "applications.argoproj.io", app]).status.history ?? []]));
+let replacementController = "";
+
+describe("Argo CD loses its application-controller pod", () => {
+  it("a new pod comes up Ready; every app keeps its sync history and sync state", async () => {
+    const [before] = argocdPods("argocd-application-controller");
+    const histories = syncHistories();
+    expect(before?.ready).toBe(true);
+    expect(kubectl(["-n", "argocd", "delete", "pod", before.name, "--wait=true", "--timeout=120s"]).status).toBe(0);
+    let after: ReturnType<typeof argocdPods>[number] | undefined;
+    const t0 = Date.now();
+    await waitFor(() => {
+      after = argocdPods("argocd-application-controller").find((p) => p.uid !== before.uid && p.ready);
+      return after !== undefined;
+    }, "a new Ready application-controller pod", 180_000);
+    const readyMs = Date.now() - t0;
+    for (const app of ["root", ...childApps()]) await waitForApp(app, { sync: "Synced", revision: head }, { timeoutMs: 120_000 });
+    const historiesAfter = syncHistories();
+    saveEvidence("argocd-controller-pod", "replaced.json", { before, after, readyMs, histories, historiesAfter });
+    replacementController = after!.uid;
+    // The history is the apps' own (status of each Application): the new controller appends to it,
+    // it never loses an entry.
+    for (const app of Object.keys(histories)) expect(historiesAfter[app].slice(0, histories[app].length)).toEqual(histories[app]);
+  });
 });
 
 describe("AC1: manual drift is detected, reported and resynced through Git", () => {
@@ -367,5 +395,14 @@ describe("bad input: clear error, nothing changed, audit says failed", () => {
       fs.rmSync(work, { recursive: true, force: true });
       fs.rmSync(tmp, { recursive: true, force: true });
     }
+  });
+});
+
+describe("Argo CD after losing its controller pod", () => {
+  it("the replacement application-controller served every test above (same pod, no restart)", () => {
+    const pods = argocdPods("argocd-application-controller");
+    saveEvidence("argocd-controller-pod", "at-the-end.json", { replacementController, pods });
+    expect(replacementController).not.toBe("");
+    expect(pods.map((p) => `${p.uid} ready=${p.ready} restarts=${p.restarts}`)).toEqual([`${replacementController} ready=true restarts=0`]);
   });
 });

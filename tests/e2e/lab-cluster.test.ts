@@ -1,6 +1,7 @@
 // The lab cluster (issue 4): the k3s role's lab path runs kine, kube-apiserver and
 // kube-controller-manager on the lab VPS (k3s.service groups them), writes the admin kubeconfig
-// where K3s writes it, and runs Argo CD's repo-server and application-controller with redis.
+// where K3s writes it. Argo CD is not part of it: it runs as pods, installed by Pulumi
+// (argocd-lab.test.ts); the node's registry mirror that lets those pods pull is checked here.
 // The host reaches the API through an SSH tunnel (scripts/lab/api-tunnel.sh) and serves the
 // repository over git daemon (scripts/lab/git-server.sh). Independent of the Pulumi Argo CD
 // component: Application sync is asserted by its own tests (helpers: tests/support/cluster.ts).
@@ -14,7 +15,7 @@ import { pinnedVersion } from "../../lib/versions";
 jest.setTimeout(20 * 60 * 1000);
 
 const CONTROL_PLANE = ["kine.service", "kube-apiserver.service", "kube-controller-manager.service", "k3s.service"];
-const ARGOCD = ["redis-server.service", "argocd-repo-server.service", "argocd-application-controller.service"];
+const REGISTRY = ["k3s-lab-registry.service"];
 
 function units(names: string[]): Record<string, { active: string; sub: string; pid: string; start: string; restarts: string }> {
   // systemctl show prints properties in its own order: read them as KEY=VALUE, one unit per line.
@@ -32,9 +33,7 @@ function units(names: string[]): Record<string, { active: string; sub: string; p
 // The inventory names the lab VPS by its default address: follow LAB_VPS_ADDR (an isolated second lab).
 const K3S = ["--tags", "k3s", "-e", `ansible_host=${vpsAddress}`];
 
-const argocdCmExists = () => kubectl(["-n", "argocd", "get", "configmap", "argocd-cm"]).status === 0;
-
-describe("lab cluster: control plane and Argo CD runtime on the lab VPS", () => {
+describe("lab cluster: control plane and the node's registry mirror on the lab VPS", () => {
   beforeAll(async () => {
     const st = run("bash", ["scripts/lab/status.sh"]);
     if (st.status !== 0) throw new Error(`the lab is not up (run scripts/lab/up.sh): ${st.stdout}${st.stderr}`);
@@ -82,20 +81,25 @@ describe("lab cluster: control plane and Argo CD runtime on the lab VPS", () => 
     }
   });
 
-  it("runs redis and the Argo CD repo-server; the application-controller runs, or waits for argocd-cm (Pulumi's)", () => {
-    const u = units(ARGOCD);
-    const cm = argocdCmExists();
-    const journal = onVps("journalctl -u argocd-application-controller -n 20 --no-pager").stdout;
-    saveEvidence("lab-cluster", "argocd-units.json", { units: u, argocdCmExists: cm, journal });
-    expect(u["redis-server.service"].active).toBe("active");
-    expect(u["argocd-repo-server.service"].active).toBe("active");
-    expect(onVps("timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/8081' && echo open").stdout.trim()).toBe("open");
-    if (cm) {
-      expect(u["argocd-application-controller.service"].active).toBe("active");
-    } else {
-      expect(u["argocd-application-controller.service"]).toMatchObject({ active: "activating", sub: "start-pre" });
-      expect(journal).toContain("argocd-cm");
-    }
+  it("runs no Argo CD unit on the host; the registry mirror answers each imported ref with its digest, and nothing else", () => {
+    const files = onVps("systemctl list-unit-files --no-legend 'argocd*' 'redis*' | wc -l").stdout.trim();
+    const u = units(REGISTRY);
+    // What the role imported, as it recorded it for the mirror.
+    const images = JSON.parse(onVps("cat /var/lib/rancher/k3s/agent/images/images.json").stdout) as { images: { ref: string; digest: string }[] };
+    const ask = (ref: string) => {
+      const [host, ...rest] = ref.split("/");
+      const name = rest.join("/");
+      const [repo, tag] = [name.slice(0, name.lastIndexOf(":")), name.slice(name.lastIndexOf(":") + 1)];
+      return onVps(`curl -sS -o /dev/null -w '%{http_code} %header{docker-content-digest}' -I 'http://127.0.0.1:5000/v2/${repo}/manifests/${tag}?ns=${host}'`).stdout.trim();
+    };
+    const answers = Object.fromEntries(images.images.map((i) => [i.ref, ask(i.ref)]));
+    const unknown = ask(`${pinnedVersion("ARGOCD_IMAGE").replace(/:[^:]+$/, ":v0.0.0-not-imported")}`);
+    saveEvidence("lab-cluster", "registry-mirror.json", { argocdOrRedisUnitFiles: files, units: u, images: images.images, answers, unknown });
+    expect(files).toBe("0");
+    expect(u["k3s-lab-registry.service"].active).toBe("active");
+    for (const ref of [pinnedVersion("ARGOCD_IMAGE"), pinnedVersion("ARGOCD_REDIS_IMAGE")]) expect(images.images.map((i) => i.ref)).toContain(ref);
+    for (const i of images.images) expect(`${i.ref} ${answers[i.ref]}`).toBe(`${i.ref} 200 ${i.digest}`);
+    expect(unknown).toMatch(/^404 /);
   });
 
   it("serves this repository to the VPS from the host's git daemon", () => {
@@ -103,15 +107,20 @@ describe("lab cluster: control plane and Argo CD runtime on the lab VPS", () => 
     const pushed = run("bash", ["scripts/lab/git-server.sh", "push"]);
     expect(pushed.status).toBe(0);
     const sha = pushed.stdout.trim().split("\n").pop();
-    // git-server.sh's port: LAB_GIT_PORT (an isolated lab's own), else git's 9418.
-    const r = onVps(`timeout 20 git ls-remote git://${labEnv.LAB_HOST_ADDR}:${labGitPort(labEnv)}/platform.git refs/heads/main`);
-    saveEvidence("lab-cluster", "git-ls-remote.txt", r.stdout + r.stderr);
+    // git-server.sh's port: LAB_GIT_PORT (an isolated lab's own), else git's 9418. The VPS has no
+    // git (Argo CD's repo-server brings its own, in its image): it must reach the daemon, whose
+    // answer at that address is the published HEAD.
+    const url = `git://${labEnv.LAB_HOST_ADDR}:${labGitPort(labEnv)}/platform.git`;
+    const reach = onVps(`timeout 5 bash -c 'exec 3<>/dev/tcp/${labEnv.LAB_HOST_ADDR}/${labGitPort(labEnv)}' && echo open`);
+    const r = run("git", ["ls-remote", url, "refs/heads/main"], { timeoutMs: 20_000 });
+    saveEvidence("lab-cluster", "git-ls-remote.txt", `from the VPS: ${reach.stdout}${reach.stderr}\n$ git ls-remote ${url}\n${r.stdout}${r.stderr}`);
+    expect(reach.stdout.trim()).toBe("open");
     expect(r.status).toBe(0);
     expect(r.stdout.split(/\s+/)[0]).toBe(sha);
   });
 
   it("a replay of the k3s domain changes nothing and restarts nothing", async () => {
-    const all = [...CONTROL_PLANE, ...ARGOCD];
+    const all = [...CONTROL_PLANE, ...REGISTRY];
     const before = units(all);
     const r = await ansible("lab-cluster", K3S);
     const after = units(all);
@@ -121,8 +130,6 @@ describe("lab cluster: control plane and Argo CD runtime on the lab VPS", () => 
     expect(totals).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
     expect(r.record?.tasks.filter((t) => t.status === "changed")).toEqual([]);
     for (const u of all) {
-      // A controller still waiting for argocd-cm re-runs its bounded wait by itself: not a restart by the replay.
-      if (u === "argocd-application-controller.service" && before[u].active !== "active") continue;
       expect(`${u} ${JSON.stringify(after[u])}`).toBe(`${u} ${JSON.stringify(before[u])}`);
     }
   });

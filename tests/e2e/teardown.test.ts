@@ -77,7 +77,7 @@ describe("teardown: scripts/lab/down.sh leaves nothing of the lab behind", () =>
     const before = { pids, inNetns: inNetns.length, inLab: processesInLab().length, relayListening: listening(16449) };
     expect(pids.relay && alive(pids.relay)).toBeTruthy();
     expect(pids.gitDaemon && alive(pids.gitDaemon)).toBeTruthy();
-    expect(inNetns.length).toBeGreaterThan(10); // systemd, sshd, kine, kube-apiserver, argocd, redis, ...
+    expect(inNetns.length).toBeGreaterThan(10); // systemd, sshd, kine, kube-apiserver, containerd, Argo CD's pods, ...
     expect(before.relayListening).toBe(true);
 
     const t0 = Date.now();

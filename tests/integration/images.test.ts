@@ -3,7 +3,9 @@
 // layout (every blob's digest and size match its descriptor, read here independently of the
 // Python helper); names and configs are the pinned ones; the binaries are static; pause exits 0
 // on SIGTERM and SIGINT; containerd 1.6.20's own import code (no daemon) imports and unpacks them
-// under the pinned names. A corrupted archive fails the same checks.
+// under the pinned names. A corrupted archive fails the same checks. Argo CD's two images (one
+// Debian layer with the pinned argocd binary; build-argocd-images.sh, their own cache entry) are
+// listed under the names the release's manifests pull, with upstream's entrypoints and user.
 import { spawn } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
@@ -254,7 +256,7 @@ describe("the lab's images, built without a registry (build-images.sh)", () => {
 
   it("lists exactly the pinned refs, each with its archive and manifest digest", () => {
     const images = readImages(first).images;
-    expect(images.map((i) => i.ref).sort()).toEqual(expected.map((e) => e.ref).sort());
+    expect(images.map((i) => i.ref).sort()).toEqual([...expected.map((e) => e.ref), versions.ARGOCD_IMAGE, versions.ARGOCD_REDIS_IMAGE].sort());
     for (const img of images) {
       expect(img.file).toBe(`${img.ref.replace(/[/:@]/g, "_")}.oci.tar`);
       expect(checkLayout(path.join(first, img.file)).mdesc.digest).toBe(img.digest);
@@ -297,6 +299,23 @@ describe("the lab's images, built without a registry (build-images.sh)", () => {
     const v = run(bin, e.versionArgs, { timeoutMs: 30_000 });
     expect(v.status).toBe(0);
     expect(v.stdout).toContain(e.versionOutput);
+  });
+
+  it("Argo CD's images: one Debian layer with the pinned argocd binary, git, tini and redis-server; upstream's entrypoints and user", () => {
+    const images = readImages(first).images;
+    const argocd = checkLayout(path.join(first, images.find((i) => i.ref === versions.ARGOCD_IMAGE)!.file));
+    const redis = checkLayout(path.join(first, images.find((i) => i.ref === versions.ARGOCD_REDIS_IMAGE)!.file));
+    expect(argocd.config.rootfs.diff_ids).toEqual(redis.config.rootfs.diff_ids); // containerd stores the layer once
+    expect(argocd.config.config).toMatchObject({ Entrypoint: ["/usr/bin/tini", "--"], User: "999", WorkingDir: "/home/argocd" });
+    expect(redis.config.config).toMatchObject({ Entrypoint: ["/usr/bin/redis-server"], User: "999" });
+    const files = new Map(argocd.layer.map((t) => [t.name.replace(/^\.\//, ""), t]));
+    for (const f of ["usr/bin/git", "usr/bin/tini", "usr/bin/redis-server", "usr/local/bin/entrypoint.sh", "usr/local/bin/git-verify-wrapper.sh", "bin/cp", "bin/sh"]) expect(`${f} ${files.has(f)}`).toBe(`${f} true`);
+    // The binary is the tool cache's pinned build, byte for byte; the components are links to it.
+    const cached = fs.readFileSync(path.join(run("bash", ["-c", `. "${repoRoot}/scripts/lib/common.sh" && tool_dir argocd "$ARGOCD_VERSION"`]).stdout.trim(), "argocd"));
+    expect(sha256(files.get("usr/local/bin/argocd")!.data)).toBe(sha256(cached));
+    for (const c of ["argocd-application-controller", "argocd-repo-server", "argocd-applicationset-controller"]) expect(files.get(`usr/local/bin/${c}`)?.type).toBe("2");
+    expect(files.get("etc/passwd")!.data.toString()).toMatch(/^argocd:x:999:999:/m);
+    saveEvidence("images", "argocd-images.json", { argocd: argocd.mdesc, redis: redis.mdesc, layerEntries: argocd.layer.length });
   });
 
   it.each(["SIGTERM", "SIGINT"] as const)("pause exits 0 on %s", async (signal) => {

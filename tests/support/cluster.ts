@@ -86,3 +86,25 @@ export async function waitForApp(
   }
   throw new Error(`timed out waiting for Application ${name} to be ${JSON.stringify(want)}; last: ${JSON.stringify(last)}`);
 }
+
+/** Argo CD's workloads in the core install (components/argocd.ts CORE_INSTALL), by their pods' name label. */
+export const ARGOCD_WORKLOADS = ["argocd-application-controller", "argocd-repo-server", "argocd-redis", "argocd-applicationset-controller"];
+
+export interface PodSummary { name: string; uid: string; phase: string; ready: boolean; restarts: number; images: string[]; node: string }
+
+/** The pods of one Argo CD workload (label app.kubernetes.io/name), with phase, readiness and restarts. */
+export function argocdPods(workload: string): PodSummary[] {
+  type Pod = { metadata: { name: string; uid: string; deletionTimestamp?: string }; spec: { nodeName?: string; containers: { image: string }[] }; status: { phase: string; conditions?: { type: string; status: string }[]; containerStatuses?: { restartCount: number }[] } };
+  const pods = kubectlJson<{ items: Pod[] }>(["-n", "argocd", "get", "pods", "-l", `app.kubernetes.io/name=${workload}`]).items;
+  return pods
+    .filter((p) => !p.metadata.deletionTimestamp)
+    .map((p) => ({
+      name: p.metadata.name,
+      uid: p.metadata.uid,
+      phase: p.status.phase,
+      ready: (p.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
+      restarts: (p.status.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0),
+      images: p.spec.containers.map((c) => c.image),
+      node: p.spec.nodeName ?? "",
+    }));
+}

@@ -91,13 +91,13 @@ describe("ArgoCd component, air-gapped path (release manifests)", () => {
   const byName = (n: string) => registered.find((r) => r.name === n)!;
 
   beforeAll(async () => {
-    fs.writeFileSync(path.join(dir, "install.yaml"), "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: argocd-application-controller\n");
+    fs.writeFileSync(path.join(dir, "core-install.yaml"), "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: argocd-application-controller\n");
     const provider = new k8s.Provider("lab-cluster", { kubeconfig: "unused", namespace: "argocd" });
-    const a = new ArgoCd("lab", { mode: "manifests", provider, manifestsDir: dir, gitopsRepoUrl: "git://10.213.0.1:9418/platform.git", awaitReady: false }, { transformations: [recordDependsOn] });
+    const a = new ArgoCd("lab", { mode: "manifests", provider, manifestsDir: dir, gitopsRepoUrl: "git://10.213.0.1:9418/platform.git", reconciliation: { timeout: "10s", jitter: "2s" } }, { transformations: [recordDependsOn] });
     await promiseOf(a.rootApplication.urn);
   });
 
-  it("applies the namespace, the release's install.yaml, the argocd-cm settings, the projects and the root app as the provider's own resources", () => {
+  it("applies the namespace, the argocd-cm settings, the release's core-install.yaml, the projects and the root app as the provider's own resources", () => {
     expect(lab().map((r) => `${r.name} ${r.type}`).sort()).toEqual([
       "lab-apps-project kubernetes:argoproj.io/v1alpha1:AppProject",
       "lab-cluster pulumi:providers:kubernetes",
@@ -108,8 +108,9 @@ describe("ArgoCd component, air-gapped path (release manifests)", () => {
       "lab-root-app kubernetes:argoproj.io/v1alpha1:Application",
     ]);
     expect(registered.some((r) => r.type.startsWith("pulumi-nodejs:dynamic") || r.type.startsWith("platform:test"))).toBe(false);
-    expect(byName("lab-install").inputs).toEqual({ file: path.join(dir, "install.yaml"), skipAwait: true });
-    expect(dependsOn["lab-install"]).toEqual(["lab-ns"]);
+    // Awaited by default: the pods run (in the lab too) and the projects wait for them.
+    expect(byName("lab-install").inputs).toEqual({ file: path.join(dir, "core-install.yaml"), skipAwait: false });
+    expect(dependsOn["lab-install"]).toEqual(["lab-ns", "lab-cm-settings"]);
   });
 
   it("creates the root Application from the same spec as the Helm path, pointing at the lab's Git remote, after both projects", () => {
@@ -135,14 +136,16 @@ describe("ArgoCd component, air-gapped path (release manifests)", () => {
     }
   });
 
-  it("adds the platform's Deployment health check to the release's argocd-cm as a patch (only its own keys)", () => {
+  it("sets the platform's argocd-cm keys as a patch (only its own keys) before the release, whose pods read them at start", () => {
     const cm = byName("lab-cm-settings").inputs as { metadata: { name: string; namespace: string }; data: Record<string, string> };
     expect(cm.metadata).toEqual({ name: "argocd-cm", namespace: "argocd" });
     expect(cm.data["resource.customizations.health.apps_Deployment"]).toContain('if want > 0 and available == 0 and progressing ~= nil and progressing.reason == "NewReplicaSetAvailable" then\n');
-    expect(dependsOn["lab-cm-settings"]).toEqual(["lab-install"]);
+    expect(cm.data["timeout.reconciliation"]).toBe("10s");
+    expect(cm.data["timeout.reconciliation.jitter"]).toBe("2s");
+    expect(dependsOn["lab-cm-settings"]).toEqual(["lab-ns"]);
   });
 
-  it("refuses a manifests directory without install.yaml, naming the fix", () => {
+  it("refuses a manifests directory without core-install.yaml, naming the fix", () => {
     const provider = new k8s.Provider("bad-cluster", { kubeconfig: "unused" });
     expect(() => new ArgoCd("bad", { mode: "manifests", provider, manifestsDir: os.tmpdir(), gitopsRepoUrl: "u" })).toThrow("run scripts/toolchain/ensure.sh argocd");
   });

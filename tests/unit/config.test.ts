@@ -54,6 +54,9 @@ describe("stack configuration", () => {
     expect(path.basename(c.evidenceDir)).toBe("evidence");
     expect(c.argocd.mode).toBe("helm");
     expect(c.argocd.manifestsDir).toMatch(/argocd-\d+\.\d+\.\d+\/manifests$/);
+    // Unset reconciliation keys keep upstream's defaults: argocd-cm gets no key for them.
+    expect(read({ argocdReconciliationTimeout: "", argocdReconciliationJitter: undefined }).argocd.reconciliation).toEqual({ timeout: undefined, jitter: undefined });
+    expect(read({ argocdReconciliationTimeout: "10s", argocdReconciliationJitter: "2s" }).argocd.reconciliation).toEqual({ timeout: "10s", jitter: "2s" });
   });
 
   it("an empty domain list (Pulumi.yaml's default) means every domain of domains.yml", () => {
@@ -81,6 +84,8 @@ describe("stack configuration", () => {
     [{ argocdMode: "kustomize" }, "argocdMode", "must be 'helm' or 'manifests'"],
     [{ argocdEnabled: "true" }, "kubeconfigPath", "is required"],
     [{ gitopsPath: "deploy" }, "gitopsPath", "is not a setting: the GitOps tree is gitops/"],
+    [{ argocdReconciliationTimeout: "10" }, "argocdReconciliationTimeout", "must be a duration such as 10s"],
+    [{ argocdReconciliationJitter: "2 s" }, "argocdReconciliationJitter", "got '2 s'"],
   ])("rejects %j with an error naming platform:%s", (overrides, key, text) => {
     const e = errorOf(overrides);
     expect(e.key).toBe(key);
