@@ -57,7 +57,7 @@ describe("Argo CD on the lab, installed by `pulumi up` (the main command)", () =
     const pods = Object.fromEntries(ARGOCD_WORKLOADS.map((w) => [w, argocdPods(w)]));
     // Every process on the VPS whose command line names Argo CD or redis, with its cgroup: a pod's
     // processes live under the kubelet's kubepods hierarchy, anything else would be a host process.
-    const procs = onVps(`for p in $(pgrep -f '[a]rgocd|[r]edis-server'); do printf '%s %s %s\n' "$p" "$(grep -m1 -o 'kubepods[^ ]*' /proc/$p/cgroup || echo HOST)" "$(tr '\0' ' ' < /proc/$p/cmdline | cut -c1-80)"; done`).stdout.trim().split("\n").filter(Boolean);
+    const procs = onVps(`for p in $(pgrep -f '[a]rgocd|[r]edis-server'); do printf '%s %s %s\\n' "$p" "$(grep -m1 -o 'kubepods[^ ]*' /proc/$p/cgroup || echo HOST)" "$(tr '\\0' ' ' < /proc/$p/cmdline | cut -c1-80)"; done`).stdout.trim().split("\n").filter(Boolean);
     const listed = kubectl(["-n", "argocd", "get", "pods", "-o", "wide"]);
     saveEvidence("argocd-lab", "argocd-pods.txt", `$ kubectl -n argocd get pods -o wide\n${listed.stdout}${listed.stderr}\n${JSON.stringify(pods, null, 2)}\n\n# processes on the VPS (pid, cgroup, command)\n${procs.join("\n")}\n`);
     for (const w of ARGOCD_WORKLOADS) {
