@@ -119,4 +119,63 @@ describe("Argo CD on the lab, installed by `pulumi up` (the main command)", () =
     await waitForApp("demo", { sync: "Synced", revision: head }, { timeoutMs: 180_000 });
     expect(compareAppWithGit("demo", head)).toEqual(Object.fromEntries(Object.keys(compareAppWithGit("demo", head)).map((k) => [k, []])));
   });
+
+  it("an install setting change (upgrade drill): the preview lists exactly the objects that change; up rolls those pods, keeps every app's sync state and history; and back", async () => {
+    // The drill: the release's manifests with a pod-template annotation on the application-controller
+    // and the repo-server (what a version bump or an install setting does to their templates), given
+    // to the stack as platform:argocdManifestsDir through a variant of its config file.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "platform-argocd-upgrade-"));
+    const manifests = path.join(tmp, "manifests");
+    const cacheManifests = run("bash", ["-c", `. "${repoRoot}/scripts/lib/common.sh" && echo "$(tool_dir argocd "$ARGOCD_VERSION")/manifests"`]).stdout.trim();
+    fs.cpSync(cacheManifests, manifests, { recursive: true });
+    const file = path.join(manifests, "core-install.yaml");
+    const rolled = ["argocd-application-controller", "argocd-repo-server"];
+    const docs = fs.readFileSync(file, "utf8").split("\n---\n").map((d) =>
+      /^kind: (StatefulSet|Deployment)$/m.test(d) && rolled.some((n) => new RegExp(`^  name: ${n}$`, "m").test(d))
+        ? d.replace("\n  template:\n    metadata:\n", '\n  template:\n    metadata:\n      annotations:\n        platform.example/install-revision: "2"\n')
+        : d,
+    );
+    fs.writeFileSync(file, docs.join("\n---\n"));
+    const variant = path.join(tmp, "Pulumi.lab.yaml");
+    fs.writeFileSync(variant, fs.readFileSync(path.join(repoRoot, "Pulumi.lab.yaml"), "utf8").replace(/^( {2}platform:argocdMode: manifests)$/m, `$1\n  platform:argocdManifestsDir: ${manifests}`));
+    const withVariant = (args: string[]) => runAsync(path.join(repoRoot, "cli/platform.js"), args, { cwd: repoRoot, env: { ...process.env, PLATFORM_STACK_CONFIG_FILE: variant }, timeoutMs: 20 * 60 * 1000 });
+    const uids = () => Object.fromEntries(ARGOCD_WORKLOADS.map((w) => [w, argocdPods(w).map((p) => p.uid)]));
+    const histories = () => Object.fromEntries(["root", ...childApps()].map((app) => [app, kubectlJson<{ status: { history?: unknown[] } }>(["-n", "argocd", "get", "applications.argoproj.io", app]).status.history ?? []]));
+    type Preview = { outcome: string; steps: { name: string; op: string; diffs: string[] }[] };
+    const before = { uids: uids(), histories: histories() };
+    try {
+      const preview = await withVariant(["preview", "lab", "--expect-no-changes", "--json"]);
+      const report = JSON.parse(preview.stdout) as Preview;
+      const t0 = Date.now();
+      const up = await withVariant(["up", "lab", "--json"]);
+      const upMs = Date.now() - t0;
+      const after = { uids: uids(), histories: histories() };
+      const apps: Record<string, unknown> = {};
+      for (const app of ["root", ...childApps()]) apps[app] = await waitForApp(app, { sync: "Synced", health: "Healthy", revision: head }, { timeoutMs: 180_000 });
+      const annotation = kubectlJson<{ metadata: { annotations?: Record<string, string> } }>(["-n", "argocd", "get", "pod", "argocd-application-controller-0"]).metadata.annotations?.["platform.example/install-revision"];
+      saveEvidence("argocd-upgrade", "drill.json", { preview: report, upStatus: up.status, upMs, before, after, apps, annotation });
+      expect(preview.status).toBe(7);
+      // Exactly the two changed objects, plus the config key that pointed the stack at the new files.
+      expect(report.steps.map((s) => `${s.op} ${s.name} [${s.diffs.join(", ")}]`).sort()).toEqual([
+        "update argocd-install:argocd/argocd-application-controller [spec, spec.template.metadata.annotations]",
+        "update argocd-install:argocd/argocd-repo-server [spec, spec.template.metadata.annotations]",
+        "update default [platform:argocdManifestsDir]",
+      ]);
+      expect(up.status).toBe(0);
+      expect(annotation).toBe("2");
+      // The two rolled (new pods, awaited by the provider), the others did not; no app lost an entry of its history.
+      for (const w of ARGOCD_WORKLOADS) {
+        const same = after.uids[w].join() === before.uids[w].join();
+        expect(`${w} rolled=${!same}`).toBe(`${w} rolled=${rolled.includes(w)}`);
+      }
+      for (const app of Object.keys(before.histories)) expect(after.histories[app].slice(0, before.histories[app].length)).toEqual(before.histories[app]);
+    } finally {
+      // Back to the pinned manifests: the same two objects roll back, and the stack is clean again.
+      const back = await pulumiLab(["up"]);
+      fs.rmSync(tmp, { recursive: true, force: true });
+      expect(back.status).toBe(0);
+    }
+    expect((await pulumiLab(["preview", "--expect-no-changes"])).status).toBe(0);
+    for (const app of ["root", ...childApps()]) await waitForApp(app, { sync: "Synced", health: "Healthy", revision: head }, { timeoutMs: 180_000 });
+  });
 });
