@@ -131,7 +131,8 @@ func run(root string, archives []string) error {
 				r.DiffIDs = append(r.DiffIDs, d.String())
 			}
 			chain := identity.ChainID(diffIDs).String()
-			mounts, err := snapshotter.View(ctx, "view-"+chain, chain)
+			// One view per image: two images may share a layer (Argo CD's two do).
+			mounts, err := snapshotter.View(ctx, "view-"+im.Target.Digest.String(), chain)
 			if err != nil {
 				return fmt.Errorf("%s: view of the unpacked snapshot %s: %w", im.Name, chain, err)
 			}
