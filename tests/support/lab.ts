@@ -97,10 +97,10 @@ export function recap(output: string) {
 }
 
 /** Units whose restarts matter, with the main PID and start time systemd recorded. */
-// The lab node's units (containerd, kubelet, kube-proxy, kube-scheduler) count like the host's.
+// The lab node's units (containerd, kubelet, kube-proxy, kube-scheduler, its registry mirror) count like the host's.
 export const managedServices = [
   "ssh.service", "postgresql@15-main.service", "nftables.service", "wg-quick@wg0.service", "k3s.service", "systemd-timesyncd.service", "unattended-upgrades.service",
-  "containerd.service", "kubelet.service", "kube-proxy.service", "kube-scheduler.service",
+  "containerd.service", "kubelet.service", "kube-proxy.service", "kube-scheduler.service", "k3s-lab-registry.service",
 ];
 export function serviceSnapshot(): Record<string, string> {
   const r = onVps(`for u in ${managedServices.join(" ")}; do printf '%s ' "$u"; systemctl show -p MainPID -p ExecMainStartTimestampMonotonic -p ActiveState -p NRestarts --value "$u" | tr '\\n' ' '; echo; done`);
