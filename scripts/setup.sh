@@ -51,7 +51,17 @@ stamp="$PLATFORM_ROOT/node_modules/.platform-lock-hash"
 want="$(sha256sum "$PLATFORM_ROOT/package-lock.json" | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "npm ci"
-  (cd "$PLATFORM_ROOT" && with_heartbeat "npm ci" npm ci --no-audit --no-fund --loglevel=error)
+  # One retry, only for ETXTBSY: esbuild's install script runs its binary while the kernel still
+  # counts it as being written (seen once here, with the three build lanes busy); a second npm ci
+  # starts from a clean node_modules. Any other failure ends the set-up at once.
+  npm_log="$(mktemp)"
+  npm_ci() { local rc=0; npm ci --no-audit --no-fund --loglevel=error 2>"$npm_log" || rc=$?; cat "$npm_log" >&2; return "$rc"; }
+  if ! (cd "$PLATFORM_ROOT" && with_heartbeat "npm ci" npm_ci); then
+    grep -q ETXTBSY "$npm_log" || { rm -f "$npm_log"; die "npm ci failed (its errors are above)"; }
+    log "npm ci: ETXTBSY from an install script (a busy machine's race): once more"
+    (cd "$PLATFORM_ROOT" && with_heartbeat "npm ci (retry)" npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  rm -f "$npm_log"
   printf '%s\n' "$want" > "$stamp"
 fi
 # Ansible's venv needs python3-venv from the packages above.
