@@ -1,4 +1,4 @@
-// The cluster through @kubernetes/client-node (no kubectl process): read-only access for the
+// The cluster through @kubernetes/client-node (no CLI subprocess): read-only access for the
 // operator commands. The client is loaded on first use (it is an ES module and heavy), so a
 // command's --help stays fast. Every call is bounded in time.
 import type { KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";

@@ -73,7 +73,7 @@ export function prepareStackEnv(stack: string, root: string, env: NodeJS.Process
     // Pulumi's Kubernetes objects win server-side apply field conflicts (the provider's
     // `pulumi.com/patchForce` for all of them, ADR 0015): an `up` restores what the program
     // declares, whichever manager last wrote a field: a hand edit, or the field manager of the
-    // kubectl dynamic resources the provider replaced (it takes their objects over).
+    // retired manifest-apply dynamic resources the provider replaced (it takes their objects over).
     PULUMI_K8S_ENABLE_PATCH_FORCE: "true",
   };
   const temp: string[] = [];

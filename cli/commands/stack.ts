@@ -255,7 +255,7 @@ export async function operate(kind: Kind, argv: string[], deps: StackDeps): Prom
         const dropped = await dropRetiredResources(opened.engine);
         if (dropped.length) {
           write(`dropped from the state before the update (retired dynamic resources, ADR 0015):\n${dropped.map((u) => `  ${u}\n`).join("")}`);
-          deps.progress(`dropped ${dropped.length} resources of the retired kubectl/SOPS dynamic providers from the state (ADR 0015): their objects stay, the Kubernetes provider takes them over (list in ${report.log})`);
+          deps.progress(`dropped ${dropped.length} resources of the retired dynamic providers (manifest apply, SOPS secret) from the state (ADR 0015): their objects stay, the Kubernetes provider takes them over (list in ${report.log})`);
         }
         deps.progress(`up ${stack}: converging every domain that is due (one Ansible run each), then Argo CD`);
         await opened.engine.up({ ...common, refresh: f.refresh === true, message: updateMessage("up", stack, cid) });

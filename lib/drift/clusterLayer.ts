@@ -9,6 +9,7 @@
 import { parseAllDocuments } from "yaml";
 import { appChanges, K8sObject, objectId, withNamespace } from "../gate/objectDiff";
 import { AppDrift, AppGit, ClusterLayer, oneLine, Status } from "./report";
+import { rendersJsonnet } from "../operator/argocd";
 
 export interface ArgoApp {
   metadata: { name: string };
@@ -135,8 +136,6 @@ export async function renderYaml(snap: GitSnapshot, src: Source): Promise<K8sObj
   return out;
 }
 
-/** Argo CD renders jsonnet itself (the root app): its objects are the child Applications, compared one by one as apps. */
-const rendersJsonnet = (src: Source) => Boolean(src.directory?.jsonnet || src.directory?.include);
 
 /** Whether the project's orphanedResources.ignore covers the object (group, kind, name glob), as Argo CD applies it. */
 export function orphanIgnored(o: K8sObject, ignore: OrphanIgnore[]): boolean {

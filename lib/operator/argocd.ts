@@ -1,4 +1,4 @@
-// Argo CD Applications as typed objects, through @kubernetes/client-node (no kubectl, no
+// Argo CD Applications as typed objects, through @kubernetes/client-node (no CLI subprocess, no
 // argocd-server: the lab does not run one). Only the fields the operator commands read or write
 // are typed. `ArgoCluster` is what resync, rollback and audit use; unit tests give a fake.
 import type { KubeConfig } from "@kubernetes/client-node";
@@ -17,6 +17,13 @@ export interface OperationState {
   };
   syncResult?: { revision?: string };
 }
+
+/**
+ * Whether Argo CD renders the source as jsonnet (the root app, whose objects are the child
+ * Applications, each compared and verified as an app of its own) rather than as plain YAML that
+ * the operator commands can render and compare object by object.
+ */
+export const rendersJsonnet = (source?: { directory?: { jsonnet?: unknown; include?: string } }): boolean => Boolean(source?.directory?.jsonnet || source?.directory?.include);
 
 export interface ResourceStatus {
   group?: string;

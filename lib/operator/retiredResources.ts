@@ -1,7 +1,7 @@
 // Resources an earlier version of the program made through its own dynamic providers, which the
-// Kubernetes provider replaced (ADR 0015): `components/kubectlApply.ts` (Argo CD's install,
-// projects, root Application, app namespaces) and `components/sopsSecret.ts` (app Secrets).
-// A dynamic resource's delete is the code serialized in the state, here `kubectl delete`: left to
+// Kubernetes provider replaced (ADR 0015): the `KubectlApply` manifest applier (Argo CD's install,
+// projects, root Application, app namespaces) and `SopsSecret` (app Secrets), both deleted since.
+// A dynamic resource's delete is the code serialized in the state, here a CLI delete of the objects: left to
 // the engine, the first `up` of this version would create the provider's resources and then delete
 // the old ones, taking the very objects it had just applied with them. So before an up, they are
 // dropped from the state; the objects stay in the cluster and the provider's server-side apply

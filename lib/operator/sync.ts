@@ -7,7 +7,7 @@
 // Pure logic over ArgoCluster and GitSource (fakes in tests/unit/operatorSync.test.ts).
 import { render } from "../gate/clusterLayer";
 import { fieldChanges, objectId, withNamespace } from "../gate/objectDiff";
-import { Application, ArgoCluster, OperationState, PatchConflict } from "./argocd";
+import { Application, ArgoCluster, OperationState, PatchConflict, rendersJsonnet } from "./argocd";
 import type { AppDrift } from "../drift/report";
 import { GitSource } from "./gitops";
 
@@ -194,7 +194,7 @@ export async function mapLimit<T, R>(items: T[], limit: number, f: (x: T) => Pro
 }
 
 /** Whether verifyApp checks the app object by object (not an app that renders jsonnet: the root, whose children are verified one by one). */
-export const verifiable = (a: Application) => a.spec.source?.directory?.jsonnet === undefined && a.spec.source?.directory?.include === undefined;
+export const verifiable = (a: Application) => !rendersJsonnet(a.spec.source);
 
 /**
  * Fetches the Git files verifyApp will read, while Argo CD works on the sync (GitSource caches

@@ -12,6 +12,7 @@ import { runResync } from "../../cli/commands/resync";
 import { PlatformConfig } from "../../lib/config";
 import { K8sObject } from "../../lib/gate/objectDiff";
 import { AuditRecord, makeAuditRecord } from "../../lib/operator/audit";
+import { rendersJsonnet } from "../../lib/operator/argocd";
 import { OperatorFailure } from "../../lib/operator/deps";
 import { affectedApps, touchesProgram } from "../../lib/operator/gitops";
 import { isOurOperation, mapLimit, requestSync, syncedTo, verifyApp, waitSynced } from "../../lib/operator/sync";
@@ -132,6 +133,15 @@ describe("sync, wait and verify (lib/operator/sync.ts)", () => {
     const g = fakeGit({}, { [HEAD]: { ...manifests, "gitops/apps/demo/manifests/svc.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: demo\n" } });
     const v = await verifyApp(argo, g, (await argo.app("demo"))!, HEAD);
     expect(v).toEqual({ app: "demo", revision: HEAD, objects: 2, mismatches: { "ConfigMap/demo/demo-config": ['.data.greeting: git "hello from git" live "edited by hand"'], "Service/demo/demo": ["missing in the cluster"] } });
+  });
+
+  it("leaves an app that Argo CD renders as jsonnet (the root) to its children: nothing to verify object by object, and the drift report's same rule", async () => {
+    const argo = driftedDemo();
+    const demo = (await argo.app("demo"))!;
+    const root = { ...demo, metadata: { ...demo.metadata, name: "root" }, spec: { ...demo.spec, source: { ...demo.spec.source, directory: { recurse: true, include: "*/application.jsonnet", jsonnet: {} } } } };
+    expect(rendersJsonnet(root.spec.source)).toBe(true);
+    expect(rendersJsonnet(demo.spec.source)).toBe(false);
+    expect(await verifyApp(argo, fakeGit({}, { [HEAD]: manifests }), root, HEAD)).toBeUndefined();
   });
 });
 

@@ -234,7 +234,7 @@ describe("up, refresh, destroy, deploy: the update message, the audit record, no
     expect(f.calls.ops.map((c) => c.op)).toEqual(["export", "import", "up"]);
     const imported = (f.calls.ops[1].opts.state as typeof state).deployment.resources;
     expect(imported).toEqual([{ urn: domain, type: "pulumi-nodejs:dynamic/platform:AnsiblePlaybookRun", dependencies: [], propertyDependencies: { x: ["keep"] } }]);
-    expect(f.err.some((l) => l.startsWith("dropped 2 resources of the retired kubectl/SOPS dynamic providers"))).toBe(true);
+    expect(f.err.some((l) => l.startsWith("dropped 2 resources of the retired dynamic providers (manifest apply, SOPS secret)"))).toBe(true);
     // A state without them is not written at all.
     const g = fakeDeps({ events: [summary({ same: 1 })] });
     expect(await operate("up", ["lab"], g.deps)).toBe(0);
