@@ -136,7 +136,6 @@ export async function renderYaml(snap: GitSnapshot, src: Source): Promise<K8sObj
   return out;
 }
 
-
 /** Whether the project's orphanedResources.ignore covers the object (group, kind, name glob), as Argo CD applies it. */
 export function orphanIgnored(o: K8sObject, ignore: OrphanIgnore[]): boolean {
   const group = o.apiVersion.includes("/") ? o.apiVersion.slice(0, o.apiVersion.lastIndexOf("/")) : "";

@@ -193,9 +193,6 @@ export async function mapLimit<T, R>(items: T[], limit: number, f: (x: T) => Pro
   return out;
 }
 
-/** Whether verifyApp checks the app object by object (not an app that renders jsonnet: the root, whose children are verified one by one). */
-export const verifiable = (a: Application) => !rendersJsonnet(a.spec.source);
-
 /**
  * Fetches the Git files verifyApp will read, while Argo CD works on the sync (GitSource caches
  * them per run): the fetch overlaps the wait instead of following it. A failure here is left for
@@ -203,7 +200,7 @@ export const verifiable = (a: Application) => !rendersJsonnet(a.spec.source);
  */
 export function prefetchForVerify(g: GitSource, a: Application, revision: string): void {
   const url = a.spec.source?.repoURL;
-  if (!url || !verifiable(a)) return;
+  if (!url || rendersJsonnet(a.spec.source)) return;
   try {
     g.tree(url, revision);
   } catch {
@@ -214,7 +211,7 @@ export function prefetchForVerify(g: GitSource, a: Application, revision: string
 /** Every object Git holds for the app at `revision` against the live one; undefined for an app that renders jsonnet (the root: its children are verified one by one). */
 export async function verifyApp(c: ArgoCluster, g: GitSource, a: Application, revision: string): Promise<Verification | undefined> {
   const src = a.spec.source ?? {};
-  if (!verifiable(a)) return undefined;
+  if (rendersJsonnet(a.spec.source)) return undefined;
   if (!src.repoURL || !src.path) throw new Error(`${a.metadata.name}: the Application has no spec.source.repoURL/path`);
   const { sha, tree } = g.tree(src.repoURL, revision);
   const objs = render(tree, src.path, src.directory?.recurse ?? false).map((o) => withNamespace(o, a.spec.destination?.namespace));
